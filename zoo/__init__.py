@@ -1,0 +1,116 @@
+"""Keras Zoo: train, compare, load and explain Keras models on real data.
+
+The public API. Importing `zoo` is cheap: TensorFlow loads only when a model is
+trained, loaded or built.
+
+Example:
+    >>> import zoo
+    >>> "cnn-digits" in zoo.list_models()
+    True
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo.config import TrainConfig
+from zoo.errors import ArtifactError, ConfigError, DataError, UnknownModelError, ZooError
+from zoo.registry import ModelSpec, get_spec, list_models
+from zoo.store import RunInfo, Store
+
+if TYPE_CHECKING:
+    from zoo.data import Dataset
+    from zoo.trained import TrainedModel
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ArtifactError",
+    "ConfigError",
+    "DataError",
+    "ModelSpec",
+    "RunInfo",
+    "Store",
+    "TrainConfig",
+    "UnknownModelError",
+    "ZooError",
+    "dataset",
+    "describe",
+    "get_spec",
+    "list_models",
+    "load",
+    "runs",
+    "train",
+]
+
+
+def describe(name: str) -> dict[str, Any]:
+    """An entry's family, task, dataset, summary and default options.
+
+    Example:
+        >>> describe("lstm-co2")["task"]
+        'regression'
+    """
+    spec = get_spec(name)
+    return {
+        "name": spec.name,
+        "family": spec.family,
+        "task": spec.task,
+        "dataset": spec.dataset,
+        "summary": spec.summary,
+        "defaults": TrainConfig.for_model(name).to_dict(),
+        "quick": dict(spec.quick),
+        "needs": list(spec.needs),
+    }
+
+
+def train(name: str, *, store: Store | str | Path | None = None, **options: Any) -> TrainedModel:
+    """Train entry `name` with `TrainConfig` options and store it as a new version.
+
+    Example:
+        >>> run = train("mlp-cancer", epochs=2, store="/tmp/zoo-doc")   # doctest: +SKIP
+        >>> run.metrics["accuracy"] > 0.5                                # doctest: +SKIP
+        True
+    """
+    from zoo.training import train as _train
+
+    return _train(name, store=store, **options)
+
+
+def load(ref: str, *, store: Store | str | Path | None = None) -> TrainedModel:
+    """Load `name` (latest good version) or `name@version`; verified, `safe_mode=True`.
+
+    Example:
+        >>> m = load("cnn-digits")                                       # doctest: +SKIP
+        >>> m.model.output_shape                                         # doctest: +SKIP
+        (None, 10)
+    """
+    from zoo.trained import load_trained
+
+    return load_trained(ref, store)
+
+
+def runs(name: str | None = None, *, store: Store | str | Path | None = None) -> list[RunInfo]:
+    """Stored versions (of `name`, or all), with status, config and test metrics.
+
+    Example:
+        >>> runs("cnn-digits", store="/tmp/empty-zoo-store")
+        []
+    """
+    if name is not None:
+        get_spec(name)
+    return (store if isinstance(store, Store) else Store(store)).runs(name)
+
+
+def dataset(name: str, **options: Any) -> Dataset:
+    """The splits entry `name` trains on (with its default config, or `options`).
+
+    Example:
+        >>> d = dataset("cnn-digits")
+        >>> d.x_train.shape[1:], len(d.class_names)
+        ((8, 8, 1), 10)
+    """
+    from zoo.trained import dataset_for
+
+    return dataset_for(TrainConfig.for_model(name, **options), get_spec(name).dataset)

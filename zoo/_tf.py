@@ -1,0 +1,54 @@
+"""Import Keras on TensorFlow quietly, once, with the settings the zoo relies on."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import Any
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    # TensorFlow's C++ runtime prints CUDA / oneDNN / CPU-feature notices straight to
+    # file descriptor 2 before its log level applies; they drown the zoo's own messages.
+    # Python-level errors still surface as exceptions after stderr is restored.
+    if os.environ.get("ZOO_TF_LOGS") or "tensorflow" in sys.modules:
+        yield
+        return
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    try:
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+
+
+def keras() -> Any:
+    """The `keras` module, on the TensorFlow backend, imported without TF's start-up noise.
+
+    Set ZOO_TF_LOGS=1 to see TensorFlow's own start-up messages.
+
+    Example:
+        >>> keras().backend.backend()
+        'tensorflow'
+    """
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "keras" not in sys.modules or "tensorflow" not in sys.modules:
+        with _quiet_stderr():
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")  # CUDA's probe logs on first use
+    import keras as _keras
+
+    return _keras

@@ -1,0 +1,79 @@
+"""Convolutional image classifier."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zoo.models._layers import dense_block, output_layer, regularizer
+
+
+def build_cnn(
+    input_shape: tuple[int, ...],
+    n_outputs: int,
+    *,
+    output_activation: str = "softmax",
+    filters: tuple[int, ...] = (32, 64),
+    kernel_size: int = 3,
+    dense_units: tuple[int, ...] = (64,),
+    activation: str = "relu",
+    l1: float = 0.0,
+    l2: float = 0.0,
+    dropout: float = 0.0,
+    batch_norm: bool = False,
+    augment: bool = False,
+    seed: int = 0,
+) -> Any:
+    """A CNN: one conv block per entry of `filters`, global pooling, dense head.
+
+    Each block is Conv2D -> (BatchNorm) -> activation, with 2x2 max pooling while the
+    feature map is still larger than 2x2 (8x8 digits allow two poolings). `augment` adds
+    small random shifts, rotations and zooms that are active only during training.
+
+    Example:
+        >>> m = build_cnn((8, 8, 1), 10, filters=(16,), dropout=0.2, batch_norm=True)
+        >>> m.output_shape
+        (None, 10)
+    """
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = inputs
+    if augment:
+        # Preprocessing layers are identity at inference, so predictions and
+        # explanations of a trained model never see random transforms.
+        x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed, name="aug_shift")(x)
+        x = layers.RandomRotation(0.04, fill_mode="constant", seed=seed, name="aug_rotate")(x)
+        x = layers.RandomZoom(0.1, fill_mode="constant", seed=seed, name="aug_zoom")(x)
+    side = min(input_shape[0], input_shape[1])
+    for i, n_filters in enumerate(filters):
+        x = layers.Conv2D(
+            n_filters,
+            kernel_size,
+            padding="same",
+            activation=None if batch_norm else activation,
+            kernel_regularizer=regularizer(l1, l2),
+            name=f"conv{i}",
+        )(x)
+        if batch_norm:
+            x = layers.BatchNormalization(name=f"conv{i}_bn")(x)
+            x = layers.Activation(keras.activations.get(activation), name=f"conv{i}_act")(x)
+        if side > 2:
+            x = layers.MaxPooling2D(2, name=f"conv{i}_pool")(x)
+            side //= 2
+        if dropout:
+            x = layers.SpatialDropout2D(dropout / 2, name=f"conv{i}_dropout")(x)
+    x = layers.GlobalAveragePooling2D(name="pool")(x) if side > 2 else layers.Flatten()(x)
+    for i, units in enumerate(dense_units):
+        x = dense_block(
+            x,
+            units,
+            activation=activation,
+            l1=l1,
+            l2=l2,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            name=f"dense{i}",
+        )
+    outputs = output_layer(x, n_outputs, output_activation, l1, l2)
+    return keras.Model(inputs, outputs, name="cnn")

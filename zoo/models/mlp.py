@@ -1,0 +1,44 @@
+"""Dense network for tabular data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zoo.models._layers import dense_block, output_layer
+
+
+def build_mlp(
+    input_shape: tuple[int, ...],
+    n_outputs: int,
+    *,
+    output_activation: str = "softmax",
+    dense_units: tuple[int, ...] = (32, 16),
+    activation: str = "relu",
+    l1: float = 0.0,
+    l2: float = 0.0,
+    dropout: float = 0.0,
+    batch_norm: bool = False,
+) -> Any:
+    """A multilayer perceptron: one dense block per entry of `dense_units`.
+
+    Example:
+        >>> build_mlp((30,), 1, output_activation="sigmoid", dense_units=(8,)).count_params()
+        257
+    """
+    import keras
+
+    inputs = keras.Input(shape=input_shape, name="features")
+    x = inputs
+    for i, units in enumerate(dense_units):
+        x = dense_block(
+            x,
+            units,
+            activation=activation,
+            l1=l1,
+            l2=l2,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            name=f"dense{i}",
+        )
+    outputs = output_layer(x, n_outputs, output_activation, l1, l2)
+    return keras.Model(inputs, outputs, name="mlp")

@@ -1,0 +1,235 @@
+"""`TrainedModel`: a stored zoo model loaded back, with everything it was trained with."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo.config import TrainConfig
+from zoo.data import Dataset, load_dataset
+from zoo.errors import ArtifactError, DataError
+from zoo.registry import get_spec
+from zoo.store import RunInfo, Store
+
+PREDICT_BATCH = 1024
+
+
+class TrainedModel:
+    """A trained zoo model: the Keras model(s), config, history, metrics and data ref.
+
+    Example:
+        >>> import zoo
+        >>> m = zoo.load("mlp-cancer")                          # doctest: +SKIP
+        >>> m.ref, m.model.name, m.metrics["accuracy"] > 0.9    # doctest: +SKIP
+        ('mlp-cancer@1', 'mlp', True)
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        version: int,
+        path: Path,
+        config: TrainConfig,
+        history: dict[str, list[float]],
+        metrics: dict[str, Any],
+        model: Any = None,
+        generator: Any = None,
+        discriminator: Any = None,
+        created: str = "",
+    ) -> None:
+        spec = get_spec(name)
+        self.name = name
+        self.version = version
+        self.path = Path(path)
+        self.family = spec.family
+        self.task = spec.task
+        self.config = config
+        self.history = history
+        self.metrics = metrics
+        self.generator = generator
+        self.discriminator = discriminator
+        # For the GAN the "model" a user predicts with is the generator.
+        self.model = model if model is not None else generator
+        self.created = created
+        data_info = metrics.get("dataset", {})
+        self.class_names = _tuple_or_none(data_info.get("class_names"))
+        self.feature_names = _tuple_or_none(data_info.get("feature_names"))
+
+    def __repr__(self) -> str:
+        return f"<TrainedModel {self.ref} {self.family}/{self.task} at {self.path}>"
+
+    @property
+    def ref(self) -> str:
+        """`name@version`, the handle `zoo.load` takes."""
+        return f"{self.name}@{self.version}"
+
+    @property
+    def spec(self) -> Any:
+        """The zoo entry's `ModelSpec`."""
+        return get_spec(self.name)
+
+    @functools.cached_property
+    def diagnosis(self) -> dict[str, Any]:
+        """The overfitting diagnosis stored with the metrics."""
+        return self.metrics.get("diagnosis", {})
+
+    def dataset(self) -> Dataset:
+        """The exact splits this model was trained and tested on.
+
+        Example:
+            >>> zoo.load("mlp-cancer").dataset().x_test.shape      # doctest: +SKIP
+            (86, 30)
+        """
+        return dataset_for(self.config, get_spec(self.name).dataset)
+
+    def samples(self) -> np.ndarray:
+        """GAN only: fixed-noise sample grids per epoch, shape (epochs + 1, n, H, W, 1).
+
+        Index 0 is the untrained generator; images are in [-1, 1].
+        """
+        if self.family != "gan":
+            raise DataError(f"{self.ref} is a {self.family} model; only GANs record samples")
+        with np.load(self.path / "samples.npz") as f:
+            return f["samples"]
+
+    def predict(self, x: Any) -> np.ndarray:
+        """Predictions for `x`, after checking it against the model's input spec.
+
+        Classification: the model's outputs (class probabilities; one sigmoid unit for a
+        model trained with a binary loss). Regression: (n, 1) in the dataset's scaled
+        units. GAN: `x` is latent noise (n, latent_dim) and the result generated images.
+
+        Example:
+            >>> m = zoo.load("cnn-digits")                                    # doctest: +SKIP
+            >>> m.predict(m.dataset().x_test[:2]).shape                       # doctest: +SKIP
+            (2, 10)
+        """
+        x = validate_input(self.model, x, what=self.ref)
+        model = self.model
+        if len(x) <= PREDICT_BATCH:
+            return np.asarray(model(x, training=False))
+        return model.predict(x, batch_size=PREDICT_BATCH, verbose=0)
+
+
+def dataset_for(config: TrainConfig, dataset: str) -> Dataset:
+    """The dataset splits a config trains on.
+
+    Example:
+        >>> dataset_for(TrainConfig.for_model("mlp-cancer"), "cancer").name
+        'cancer'
+    """
+    return load_dataset(
+        dataset,
+        validation_fraction=config.validation_fraction,
+        test_fraction=config.test_fraction,
+        seed=config.seed,
+        window=config.window,
+        download=config.download,
+    )
+
+
+def validate_input(model: Any, x: Any, *, what: str = "the model") -> np.ndarray:
+    """`x` as a float32 batch the model accepts, or a `DataError` saying what is wrong.
+
+    A single sample (no batch axis) is accepted and given one; grayscale images without
+    the channel axis get it.
+
+    Example:
+        >>> from zoo.models.mlp import build_mlp
+        >>> validate_input(build_mlp((3,), 2), [1.0, 2.0, 3.0]).shape
+        (1, 3)
+    """
+    expected = tuple(model.input_shape[1:])
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as err:
+        raise DataError(f"input to {what} is not an array ({err}); pass a numpy array") from None
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise DataError(
+            f"input to {what} has dtype {arr.dtype}; expected numbers (float32) of shape "
+            f"(n, {', '.join(map(str, expected))}); convert it with np.asarray(x, 'float32')"
+        )
+    if arr.shape == expected:
+        arr = arr[None]
+    elif arr.shape[1:] + (1,) == expected:
+        arr = arr[..., None]
+    elif arr.shape + (1,) == expected:
+        arr = arr[None, ..., None]
+    if arr.shape[1:] != expected:
+        raise DataError(
+            f"input to {what} has shape {arr.shape}; expected (n, "
+            f"{', '.join(map(str, expected))}) -- a batch of samples shaped like the "
+            "training data; reshape it (zoo.dataset(name).x_test shows the format)"
+        )
+    if len(arr) == 0:
+        raise DataError(f"input to {what} is an empty batch; pass at least one sample")
+    arr = arr.astype("float32", copy=False)
+    if not np.isfinite(arr).all():
+        bad = int((~np.isfinite(arr)).sum())
+        raise DataError(
+            f"input to {what} contains {bad} NaN or infinite value(s); fill or drop them first"
+        )
+    return arr
+
+
+def load_trained(ref: str, store: Store | str | Path | None = None) -> TrainedModel:
+    """Load `name` (latest good version) or `name@version` from the store.
+
+    Checksums are verified first; Keras files are read with `safe_mode=True`.
+
+    Example:
+        >>> zoo.load("cnn-digits@1")                              # doctest: +SKIP
+        <TrainedModel cnn-digits@1 cnn/classification at ...>
+    """
+    store = store if isinstance(store, Store) else Store(store)
+    info = store.resolve(ref)
+    return _from_info(info)
+
+
+def _from_info(info: RunInfo) -> TrainedModel:
+    keras = _keras()
+    folder = info.path
+
+    def read(file: str) -> Any:
+        try:
+            return keras.saving.load_model(folder / file, safe_mode=True, compile=False)
+        except Exception as err:  # a checksum-valid file Keras still rejects
+            written = json.loads((folder / "manifest.json").read_text()).get("versions")
+            raise ArtifactError(
+                f"{folder / file} could not be loaded by Keras ({type(err).__name__}: {err}); "
+                f"it was written with {written}. Retrain with `zoo train {info.name}`"
+            ) from None
+
+    spec = get_spec(info.name)
+    models: dict[str, Any] = {}
+    if spec.family == "gan":
+        models["generator"] = read("generator.keras")
+        models["discriminator"] = read("discriminator.keras")
+    else:
+        models["model"] = read("model.keras")
+    history = json.loads((folder / "history.json").read_text())
+    return TrainedModel(
+        name=info.name,
+        version=info.version,
+        path=folder,
+        config=TrainConfig.from_dict(info.config),
+        history=history,
+        metrics=info.metrics,
+        created=info.created,
+        **models,
+    )
+
+
+def _keras() -> Any:
+    from zoo._tf import keras
+
+    return keras()
+
+
+def _tuple_or_none(value: Any) -> tuple[str, ...] | None:
+    return None if value is None else tuple(str(v) for v in value)
