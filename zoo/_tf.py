@@ -49,6 +49,8 @@ def keras() -> Any:
             import tensorflow as tf
 
             tf.config.list_physical_devices("GPU")  # CUDA's probe logs on first use
+            # Retracing notices fire whenever a new small model predicts; not actionable.
+            tf.get_logger().setLevel("ERROR")
     import keras as _keras
 
     return _keras

@@ -96,12 +96,14 @@ def load_dataset(
     """
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; expected one of {sorted(DATASETS)}")
-    return _load_cached(name, validation_fraction, test_fraction, seed, window, download)
+    # Keras' datasets are files the user can replace: their folder is part of the key.
+    source = str(keras_cache_dir()) if name in ("mnist", "fashion-mnist") else ""
+    return _load_cached(name, validation_fraction, test_fraction, seed, window, download, source)
 
 
 @functools.lru_cache(maxsize=16)
 def _load_cached(
-    name: str, val: float, test: float, seed: int, window: int, download: bool
+    name: str, val: float, test: float, seed: int, window: int, download: bool, source: str
 ) -> Dataset:
     loaders = {
         "digits": lambda: _digits(name, val, test, seed),

@@ -188,8 +188,15 @@ def diagnose(
     else:
         out["verdict"] = "good fit"
         out["message"] = (
-            f"good fit: best validation loss {val[best]:.4g} at epoch {best + 1}; "
-            f"it ended {rise:.0%} above that with a train/validation gap of "
-            f"{val[-1] - loss[-1]:+.3g}"
+            f"good fit: best validation loss {val[best]:.4g} at epoch {best + 1}, "
+            f"train/validation gap {val[best] - loss[best]:+.3g} there"
         )
+        if rise >= OVERFIT_RISE:
+            # Validation loss went up but training loss did not fall: noise, not memorizing.
+            out["message"] += (
+                f"; validation loss later rose {rise:.0%} while training loss did not fall "
+                "(a noisy validation split, not overfitting)"
+            )
+        if restored_epoch:
+            out["message"] += f"; early stopping restored the epoch-{restored_epoch} weights"
     return out

@@ -1,0 +1,59 @@
+"""Shared fixtures: a small trained store built once per test session.
+
+Every default zoo entry is trained for real on a slice of its real data (1-2 epochs),
+so tests of loading, explaining and the dashboard run against genuine artifacts.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+# Small but real: enough samples for every class, one or two epochs.
+TINY = {
+    "cnn-digits": dict(epochs=2, max_train_samples=400, early_stopping=0, augment=False),
+    "gru-digits": dict(epochs=2, max_train_samples=400, early_stopping=0, units=16),
+    "lstm-digits": dict(epochs=1, max_train_samples=200, early_stopping=0, units=16),
+    "lstm-co2": dict(epochs=2, max_train_samples=400, early_stopping=0, units=16),
+    "mlp-cancer": dict(epochs=3, early_stopping=0),
+    "gan-digits": dict(epochs=2, max_train_samples=400, fid_samples=100),
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Every default zoo entry trained tiny into one store: {name: in-memory TrainedModel}."""
+    import zoo
+    from zoo.registry import default_order
+
+    root = tmp_path_factory.mktemp("store")
+    return {
+        name: zoo.train(name, store=root, **TINY.get(name, dict(epochs=1, max_train_samples=200)))
+        for name in default_order()
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_store(tiny_runs: dict) -> Path:
+    """The folder of the store that `tiny_runs` trained into."""
+    return next(iter(tiny_runs.values())).path.parent.parent
+
+
+@pytest.fixture(scope="session")
+def trained(tiny_store: Path):
+    """`trained("cnn-digits")`: the tiny store's model, loaded once per session."""
+    import zoo
+
+    cache: dict[str, object] = {}
+
+    def get(name: str):
+        if name not in cache:
+            cache[name] = zoo.load(name, store=tiny_store)
+        return cache[name]
+
+    return get

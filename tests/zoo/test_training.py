@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+
+import zoo
+
+
+def test_early_stopping_fires_on_a_setup_built_to_overfit(tmp_path):
+    # 60 training samples, a wide network, no regularization, a high learning rate:
+    # validation loss bottoms out early and then climbs while training loss keeps falling.
+    run = zoo.train(
+        "mlp-cancer",
+        store=tmp_path,
+        max_train_samples=60,
+        dense_units=(256, 256),
+        dropout=0.0,
+        l2=0.0,
+        learning_rate=1e-2,
+        epochs=150,
+        early_stopping=5,
+        batch_size=16,
+    )
+    diag = run.metrics["diagnosis"]
+    assert diag["early_stopped"] and diag["epochs_run"] < 150
+    assert diag["epochs_run"] == diag["best_epoch"] + 5
+    assert diag["verdict"] == "overfitting"
+    assert diag["overfit_from"] == diag["best_epoch"] + 1
+    assert f"overfitting from epoch {diag['best_epoch'] + 1}" in diag["message"]
+    # The restored weights are those of the best epoch: their validation loss is the minimum.
+    d = run.dataset()
+    val_loss = run.model.evaluate(d.x_val, d.y_val.reshape(-1, 1).astype("float32"), verbose=0)[0]
+    assert val_loss == pytest.approx(min(run.history["val_loss"]), rel=1e-3)
+
+
+def test_same_seed_same_result(tmp_path):
+    a, b = (
+        zoo.train("gru-digits", store=tmp_path, epochs=2, units=8, max_train_samples=200, seed=3)
+        for _ in range(2)
+    )
+    np.testing.assert_allclose(a.history["loss"], b.history["loss"], rtol=1e-5)
+    x = a.dataset().x_test[:8]
+    np.testing.assert_allclose(a.predict(x), b.predict(x), atol=1e-5)
+
+
+def test_history_has_train_and_validation_per_epoch(trained):
+    h = trained("cnn-digits").history
+    n = len(h["loss"])
+    for key in ("loss", "val_loss", "accuracy", "val_accuracy", "lr", "epoch_time"):
+        assert len(h[key]) == n and all(np.isfinite(h[key])), key
+
+
+def test_classification_metrics_are_complete(trained):
+    m = trained("cnn-digits").metrics
+    assert 0 <= m["accuracy"] <= 1 and set(m["per_class"]) == {str(i) for i in range(10)}
+    cm = np.array(m["confusion_matrix"])
+    assert cm.shape == (10, 10) and cm.sum() == m["n_test"]
+    assert (
+        "roc_auc" in m
+        and "diagnosis" in m
+        and m["diagnosis"]["verdict"]
+        in (
+            "overfitting",
+            "underfitting",
+            "good fit",
+        )
+    )
+
+
+def test_forecaster_reports_the_naive_baseline(trained):
+    m = trained("lstm-co2").metrics
+    assert m["unit"] == "ppm" and m["naive_mse"] > 0
+    assert m["skill"] == pytest.approx(1 - m["mse"] / m["naive_mse"])
+
+
+def test_evaluate_recomputes_stored_metrics(trained):
+    from zoo.training import evaluate_trained
+
+    m = trained("mlp-cancer")
+    assert evaluate_trained(m)["accuracy"] == pytest.approx(m.metrics["accuracy"])
