@@ -348,8 +348,8 @@ def _cmd_dashboard(args: argparse.Namespace, store: Store) -> int:
         args.host,
         "--server.port",
         str(args.port),
-        "--server.headless",
-        "true" if args.headless else "false",
+        # Streamlit itself detects a machine without a display and stays headless.
+        *(["--server.headless", "true"] if args.headless else []),
         "--server.maxUploadSize",
         "5",
         "--browser.gatherUsageStats",
