@@ -76,7 +76,8 @@ def train(
         with _strategy(cfg.strategy).scope():
             if spec.family == "gan":
                 net = _build_gan(cfg, data, store)
-                callbacks.append(net.monitor)
+                # First, so the Fréchet distance it adds to the logs reaches the history.
+                callbacks.insert(0, net.monitor)
             else:
                 net = build_model(cfg, data, spec.task)
                 compile_model(net, cfg, spec.task, steps_per_epoch=fit_data["steps"])
