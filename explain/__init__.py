@@ -1,0 +1,51 @@
+"""Explain zoo models with SHAP: attributions, their fidelity, and figures.
+
+Cheap to import: tensorflow, keras, shap and matplotlib load on first use.
+
+Example:
+    >>> import explain, zoo                                   # doctest: +SKIP
+    >>> m = zoo.load("cnn-digits")                            # doctest: +SKIP
+    >>> e = explain.explain(m, m.dataset().x_test[:8])        # doctest: +SKIP
+    >>> explain.info(e).method, explain.fidelity(m, e)["sanity_passed"]  # doctest: +SKIP
+    ('expected_gradients', True)
+    >>> fig = explain.plots.image(e, index=0)                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .explainers import (
+    METHODS,
+    ExplanationInfo,
+    additivity_error,
+    clear_cache,
+    explain,
+    explain_test_split,
+    global_importance,
+    info,
+)
+from .fidelity import fidelity, randomized_clone, rank_correlation
+
+__all__ = [
+    "METHODS",
+    "ExplanationInfo",
+    "additivity_error",
+    "clear_cache",
+    "explain",
+    "explain_test_split",
+    "fidelity",
+    "global_importance",
+    "info",
+    "plots",
+    "randomized_clone",
+    "rank_correlation",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "plots":  # matplotlib only when a figure is wanted
+        import importlib
+
+        return importlib.import_module(".plots", __name__)
+    raise AttributeError(f"module 'explain' has no attribute {name!r}")

@@ -1,0 +1,106 @@
+"""Every plot returns a Figure (no pyplot state) with the expected number of axes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shap
+from matplotlib.figure import Figure
+
+import explain
+from explain import plots
+from zoo.errors import DataError
+
+
+@pytest.fixture(scope="module")
+def explained(load_model):
+    out = {}
+    for name in ("cnn-digits", "gru-digits", "lstm-co2", "mlp-cancer", "gan-digits"):
+        m = load_model(name)
+        d = m.dataset()
+        out[name] = explain.explain(
+            m, d.x_test[:6], y=None if name == "gan-digits" else d.y_test[:6]
+        )
+    return out
+
+
+def _check(fig, n_axes):
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == n_axes, [a.get_label() for a in fig.axes]
+    fig.canvas.draw()  # renders without pyplot
+
+
+def test_no_pyplot_figures_are_left_open(explained):
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    plots.image(explained["cnn-digits"])
+    plots.waterfall(explained["mlp-cancer"])
+    assert plt.get_fignums() == before
+
+
+def test_image(explained):
+    e = explained["cnn-digits"]
+    _check(plots.image(e, index=1), 1 + 3 + 1)  # input, 3 classes, colorbar
+    _check(plots.image(e, index=0, classes=["2", 5]), 1 + 2 + 1)
+    with pytest.raises(DataError, match="unknown output"):
+        plots.image(e, classes=["dog"])
+    with pytest.raises(DataError, match="sequence_heatmap"):
+        plots.image(explained["mlp-cancer"])
+    with pytest.raises(DataError, match="out of range"):
+        plots.image(e, index=6)
+
+
+def test_image_shows_predicted_class_first(explained):
+    e = explained["cnn-digits"]
+    meta = explain.info(e)
+    fig = plots.image(e, index=2)
+    predicted = meta.output_names[int(meta.predicted[2])]
+    assert fig.axes[1].get_title().startswith(f"predicted {predicted}")
+    assert f"true: {meta.y_true[2]}" in fig.axes[0].get_title()
+
+
+def test_sequence_heatmap(explained):
+    _check(plots.sequence_heatmap(explained["gru-digits"], index=0), 3)
+    _check(plots.sequence_heatmap(explained["gru-digits"], index=0, output="4"), 3)
+    _check(plots.sequence_heatmap(explained["lstm-co2"], index=2), 3)  # series, bars, colorbar
+
+
+@pytest.mark.parametrize("name", ["mlp-cancer", "cnn-digits", "gru-digits", "lstm-co2"])
+def test_waterfall_and_beeswarm(explained, name):
+    e = explained[name]
+    fig = plots.waterfall(e, index=0, max_display=8)
+    _check(fig, 1)
+    assert len(fig.axes[0].get_yticklabels()) == 8  # 7 features + "N other features"
+    _check(plots.beeswarm(e, max_display=6), 2)  # swarm + feature-value colorbar
+
+
+def test_global_importance_plots(explained, load_model):
+    _check(plots.global_importance(explained["cnn-digits"]), 10 + 1)
+    _check(plots.global_importance(explained["cnn-digits"], output=["1", "7"]), 2 + 1)
+    _check(plots.global_importance(explained["gru-digits"], output="3"), 1 + 1)
+    _check(plots.global_importance(explained["lstm-co2"]), 1)
+    _check(plots.global_importance(explain.global_importance(load_model("mlp-cancer"))), 1)
+
+
+def test_gan_sample(explained, load_model):
+    _check(plots.gan_sample(explained["gan-digits"], index=1), 3)
+    generated = explain.explain(load_model("gan-digits"), 3, seed=1)
+    fig = plots.gan_sample(generated, index=0)
+    _check(fig, 3)
+    assert "real score" in fig.axes[1].get_title()
+
+
+def test_plots_reject_non_explanations(explained):
+    values = np.asarray(explained["mlp-cancer"].values)
+    for fn in (plots.image, plots.waterfall, plots.beeswarm, plots.sequence_heatmap):
+        with pytest.raises(DataError, match="shap.Explanation"):
+            fn(values)
+    with pytest.raises(DataError, match="shap.Explanation"):
+        plots.global_importance(values)
+    with pytest.raises(DataError, match="shap.Explanation"):
+        plots.gan_sample(values)
+    # a plain shap.Explanation without zoo info still plots (shapes tell the kind)
+    e = explained["mlp-cancer"]
+    bare = shap.Explanation(values=np.asarray(e.values), base_values=e.base_values, data=e.data)
+    _check(plots.waterfall(bare, index=0), 1)
