@@ -69,9 +69,10 @@ def train(name: str, *, store: Store | str | Path | None = None, **options: Any)
     """Train entry `name` with `TrainConfig` options and store it as a new version.
 
     Example:
-        >>> run = train("mlp-cancer", epochs=2, store="/tmp/zoo-doc")   # doctest: +SKIP
-        >>> run.metrics["accuracy"] > 0.5                                # doctest: +SKIP
-        True
+        >>> import tempfile
+        >>> run = train("mlp-cancer", epochs=2, store=tempfile.mkdtemp())
+        >>> run.ref, 0.5 < run.metrics["accuracy"] <= 1
+        ('mlp-cancer@1', True)
     """
     from zoo.training import train as _train
 
@@ -82,8 +83,8 @@ def load(ref: str, *, store: Store | str | Path | None = None) -> TrainedModel:
     """Load `name` (latest good version) or `name@version`; verified, `safe_mode=True`.
 
     Example:
-        >>> m = load("cnn-digits")                                       # doctest: +SKIP
-        >>> m.model.output_shape                                         # doctest: +SKIP
+        >>> m = load("cnn-digits")
+        >>> m.model.output_shape
         (None, 10)
     """
     from zoo.trained import load_trained

@@ -214,8 +214,8 @@ class TrainConfig:
 
         Example:
             >>> a = TrainConfig.for_model("mlp-cancer")
-            >>> a.diff(dataclasses.replace(a, l2=0.01))
-            {'l2': (0.0001, 0.01)}
+            >>> a.diff(dataclasses.replace(a, l2=0.05))
+            {'l2': (0.01, 0.05)}
         """
         mine, theirs = self.to_dict(), other.to_dict()
         return {k: (mine[k], theirs[k]) for k in mine if mine[k] != theirs[k]}
@@ -229,10 +229,11 @@ class TrainConfig:
         """Check every value and combination; raise `ConfigError` naming field and fix.
 
         Example:
-            >>> TrainConfig.for_model("cnn-digits", dropout=1.5)
-            Traceback (most recent call last):
-            ...
-            zoo.errors.ConfigError: dropout=1.5 is out of range: expected 0 <= dropout < 1 ...
+            >>> try:
+            ...     TrainConfig.for_model("cnn-digits", dropout=1.5)
+            ... except ConfigError as err:
+            ...     print(err)
+            dropout=1.5 is out of range: expected 0 <= dropout < 1; pass a value in range
         """
         spec = spec or get_spec(self.model)
         _in_range("learning_rate", self.learning_rate, low=0, low_open=True)
@@ -334,7 +335,7 @@ class TrainConfig:
 
         Example:
             >>> TrainConfig.for_model("mlp-cancer").summary()  # doctest: +ELLIPSIS
-            'loss=binary_crossentropy opt=adam lr=0.001 act=relu l1=0 l2=0.0001 drop=0.2 ...'
+            'loss=binary_crossentropy opt=adam lr=0.001 act=relu l1=0 l2=0.01 drop=0 ...'
         """
         return (
             f"loss={self.loss} opt={self.optimizer} lr={self.learning_rate:g} "

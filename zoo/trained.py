@@ -22,10 +22,9 @@ class TrainedModel:
     """A trained zoo model: the Keras model(s), config, history, metrics and data ref.
 
     Example:
-        >>> import zoo
-        >>> m = zoo.load("mlp-cancer")                          # doctest: +SKIP
-        >>> m.ref, m.model.name, m.metrics["accuracy"] > 0.9    # doctest: +SKIP
-        ('mlp-cancer@1', 'mlp', True)
+        >>> m = load_trained("mlp-cancer")
+        >>> m.name, m.family, m.model.name, 0 <= m.metrics["accuracy"] <= 1
+        ('mlp-cancer', 'mlp', 'mlp', True)
     """
 
     def __init__(
@@ -82,7 +81,7 @@ class TrainedModel:
         """The exact splits this model was trained and tested on.
 
         Example:
-            >>> zoo.load("mlp-cancer").dataset().x_test.shape      # doctest: +SKIP
+            >>> load_trained("mlp-cancer").dataset().x_test.shape
             (86, 30)
         """
         return dataset_for(self.config, get_spec(self.name).dataset)
@@ -105,8 +104,8 @@ class TrainedModel:
         units. GAN: `x` is latent noise (n, latent_dim) and the result generated images.
 
         Example:
-            >>> m = zoo.load("cnn-digits")                                    # doctest: +SKIP
-            >>> m.predict(m.dataset().x_test[:2]).shape                       # doctest: +SKIP
+            >>> m = load_trained("cnn-digits")
+            >>> m.predict(m.dataset().x_test[:2]).shape
             (2, 10)
         """
         x = validate_input(self.model, x, what=self.ref)
@@ -183,7 +182,7 @@ def load_trained(ref: str, store: Store | str | Path | None = None) -> TrainedMo
     Checksums are verified first; Keras files are read with `safe_mode=True`.
 
     Example:
-        >>> zoo.load("cnn-digits@1")                              # doctest: +SKIP
+        >>> load_trained("cnn-digits@1")
         <TrainedModel cnn-digits@1 cnn/classification at ...>
     """
     store = store if isinstance(store, Store) else Store(store)

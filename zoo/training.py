@@ -49,9 +49,9 @@ def train(
     is loaded. Returns the stored model, ready to use.
 
     Example:
-        >>> import zoo
-        >>> run = zoo.train("mlp-cancer", epochs=2, store="/tmp/zoo-doc")   # doctest: +SKIP
-        >>> run.ref, sorted(run.history)[:2]                                 # doctest: +SKIP
+        >>> import tempfile
+        >>> run = train("mlp-cancer", epochs=2, store=tempfile.mkdtemp())
+        >>> run.ref, sorted(run.history)[:2]
         ('mlp-cancer@1', ['accuracy', 'epoch_time'])
     """
     cfg = config or TrainConfig.for_model(name, quick=quick, **options)
@@ -423,8 +423,8 @@ def gan_feature_fn(store: Store, *, seed: int = 0) -> Callable[[np.ndarray], np.
     Images in [-1, 1] are mapped to the classifier's [0, 1] first.
 
     Example:
-        >>> fn = gan_feature_fn(Store("/tmp/zoo-doc"))                     # doctest: +SKIP
-        >>> fn(np.zeros((4, 8, 8, 1), "float32")).shape                     # doctest: +SKIP
+        >>> fn = gan_feature_fn(Store())  # the store in $ZOO_HOME
+        >>> fn(np.zeros((4, 8, 8, 1), "float32")).shape
         (4, 64)
     """
     from zoo.errors import ArtifactError, UnknownModelError
@@ -480,9 +480,10 @@ def test_metrics(model: Any, data: Dataset, task: str) -> dict[str, Any]:
     last-value forecast as baseline.
 
     Example:
-        >>> m = zoo.load("mlp-cancer")                                   # doctest: +SKIP
-        >>> test_metrics(m.model, m.dataset(), m.task)["accuracy"]       # doctest: +SKIP
-        0.9767
+        >>> from zoo.trained import load_trained
+        >>> m = load_trained("mlp-cancer")
+        >>> 0 <= test_metrics(m.model, m.dataset(), m.task)["accuracy"] <= 1
+        True
     """
     raw = np.asarray(model.predict(data.x_test, batch_size=1024, verbose=0))
     if task == "classification":
@@ -500,8 +501,10 @@ def evaluate_trained(trained: TrainedModel) -> dict[str, Any]:
     """Recompute a stored model's test metrics (a GAN returns its stored ones).
 
     Example:
-        >>> evaluate_trained(zoo.load("cnn-digits"))["accuracy"]        # doctest: +SKIP
-        0.985
+        >>> from zoo.trained import load_trained
+        >>> m = load_trained("cnn-digits")
+        >>> evaluate_trained(m)["accuracy"] == m.metrics["accuracy"]
+        True
     """
     if trained.task == "generation":
         return dict(trained.metrics)
