@@ -356,6 +356,13 @@ def _cmd_dashboard(args: argparse.Namespace, store: Store) -> int:
         "false",
         "--global.developmentMode",
         "false",
+        # Tracebacks go to the server log, never to the page.
+        "--client.showErrorDetails",
+        "none",
+        "--client.toolbarMode",
+        "viewer",
+        "--server.fileWatcherType",
+        "none",
     ]
     print(f"dashboard: http://{args.host}:{args.port}  (store: {store.root})", flush=True)
     return subprocess.call(cmd, env=env)

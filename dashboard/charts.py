@@ -1,0 +1,296 @@
+"""Altair charts of values the zoo stored (histories, metrics, forecasts) and image grids.
+
+Each function takes plain values and returns a chart (or an array for `st.image`); no
+numbers are computed here beyond arranging them for display.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+SPLIT_COLORS = alt.Scale(domain=["train", "validation"], range=["#1f77b4", "#d62728"])
+
+
+def curve_quantities(history: Mapping[str, Sequence[float]]) -> list[str]:
+    """Per-epoch quantities with a train curve: loss first, then metrics (no lr / time).
+
+    Example:
+        >>> curve_quantities({"loss": [1], "val_loss": [1], "accuracy": [0.5], "lr": [0.1]})
+        ['loss', 'accuracy']
+    """
+    skip = {"lr", "epoch_time", "learning_rate"}
+    keys = [k for k in history if not k.startswith("val_") and k not in skip]
+    return sorted(keys, key=lambda k: (k != "loss", k))
+
+
+def _marks(marks: Mapping[str, int | None]) -> pd.DataFrame:
+    rows = [{"epoch": int(e), "mark": f"{label} ({int(e)})"} for label, e in marks.items() if e]
+    return pd.DataFrame(rows, columns=["epoch", "mark"])
+
+
+def curves(
+    history: Mapping[str, Sequence[float]],
+    quantity: str,
+    *,
+    marks: Mapping[str, int | None] | None = None,
+    height: int = 220,
+) -> alt.LayerChart:
+    """Train vs validation `quantity` per epoch, the gap between them shaded, and
+    vertical rules at marked epochs (best epoch, early stop, ...).
+
+    Example:
+        >>> h = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]}
+        >>> curves(h, "loss", marks={"best epoch": 2}).to_dict()["layer"][0]["mark"]["type"]
+        'area'
+    """
+    train = list(history.get(quantity, []))
+    val = list(history.get(f"val_{quantity}", []))
+    n = max(len(train), len(val))
+    epochs = np.arange(1, n + 1)
+    long = pd.DataFrame(
+        [
+            {"epoch": int(e), "split": "train", "value": v}
+            for e, v in zip(epochs, train, strict=False)
+        ]
+        + [
+            {"epoch": int(e), "split": "validation", "value": v}
+            for e, v in zip(epochs, val, strict=False)
+        ]
+    )
+    x = alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1))
+    lines = (
+        alt.Chart(long)
+        .mark_line(point=n <= 30)
+        .encode(
+            x=x,
+            y=alt.Y("value:Q", title=quantity, scale=alt.Scale(zero=False)),
+            color=alt.Color("split:N", scale=SPLIT_COLORS, title=None),
+            tooltip=["epoch", "split", alt.Tooltip("value:Q", format=".4g")],
+        )
+    )
+    layers: list[Any] = []
+    if train and val:
+        m = min(len(train), len(val))
+        gap = pd.DataFrame({"epoch": epochs[:m], "train": train[:m], "validation": val[:m]})
+        layers.append(
+            alt.Chart(gap)
+            .mark_area(opacity=0.15, color="#d62728")
+            .encode(x=x, y="train:Q", y2="validation:Q", tooltip=[])
+        )
+    layers.append(lines)
+    marked = _marks(marks or {})
+    if len(marked):
+        layers.append(
+            alt.Chart(marked)
+            .mark_rule(strokeDash=[4, 3], color="#555")
+            .encode(x="epoch:Q", tooltip=["mark"])
+        )
+        layers.append(
+            alt.Chart(marked)
+            .mark_text(align="left", dx=3, dy=-4, fontSize=10, color="#555")
+            .encode(x="epoch:Q", y=alt.value(8), text="mark")
+        )
+    return alt.layer(*layers).properties(height=height)
+
+
+def series(
+    values: Mapping[str, Sequence[float]], *, x_title: str = "epoch", start: int = 1
+) -> alt.Chart:
+    """Lines of one or more per-epoch series sharing an axis (losses, FID, lr).
+
+    Example:
+        >>> series({"lr": [0.1, 0.05]}).to_dict()["mark"]["type"]
+        'line'
+    """
+    long = pd.DataFrame(
+        [
+            {x_title: start + i, "series": name, "value": v}
+            for name, vals in values.items()
+            for i, v in enumerate(vals)
+        ]
+    )
+    return (
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X(f"{x_title}:Q", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
+            color=alt.Color("series:N", title=None),
+            tooltip=[x_title, "series", alt.Tooltip("value:Q", format=".4g")],
+        )
+        .properties(height=220)
+    )
+
+
+def overlay(histories: Mapping[str, Mapping[str, Sequence[float]]], quantity: str) -> alt.Chart:
+    """The same quantity of several runs on one chart: colour = run, dash = split.
+
+    Example:
+        >>> overlay({"a@1": {"loss": [1, .5], "val_loss": [1, .8]}}, "loss").mark
+        'line'
+    """
+    rows = []
+    for ref, h in histories.items():
+        for split, key in (("train", quantity), ("validation", f"val_{quantity}")):
+            for i, v in enumerate(h.get(key, [])):
+                rows.append({"run": ref, "split": split, "epoch": i + 1, "value": v})
+    return (
+        alt.Chart(pd.DataFrame(rows))
+        .mark_line()
+        .encode(
+            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("value:Q", title=quantity, scale=alt.Scale(zero=False)),
+            color=alt.Color("run:N"),
+            strokeDash=alt.StrokeDash("split:N", title=None),
+            tooltip=["run", "split", "epoch", alt.Tooltip("value:Q", format=".4g")],
+        )
+        .properties(height=300)
+    )
+
+
+def confusion(matrix: Sequence[Sequence[int]], class_names: Sequence[str]) -> alt.LayerChart:
+    """Heatmap of a confusion matrix (rows: true class, columns: predicted), with counts.
+
+    Example:
+        >>> confusion([[3, 1], [0, 4]], ["a", "b"]).to_dict()["layer"][0]["mark"]["type"]
+        'rect'
+    """
+    names = [str(c) for c in class_names]
+    cells = pd.DataFrame(
+        [
+            {"true": names[i], "predicted": names[j], "count": int(c)}
+            for i, row in enumerate(matrix)
+            for j, c in enumerate(row)
+        ]
+    )
+    base = alt.Chart(cells).encode(
+        x=alt.X("predicted:N", sort=names, title="predicted"),
+        y=alt.Y("true:N", sort=names, title="true"),
+    )
+    heat = base.mark_rect().encode(
+        color=alt.Color("count:Q", scale=alt.Scale(scheme="blues")),
+        tooltip=["true", "predicted", "count"],
+    )
+    text = base.mark_text(fontSize=11).encode(
+        text="count:Q",
+        color=alt.condition(
+            alt.datum.count > max(1, cells["count"].max()) / 2,
+            alt.value("white"),
+            alt.value("black"),
+        ),
+    )
+    size = max(220, 34 * len(names))
+    return (heat + text).properties(width=size, height=size)
+
+
+def roc(curves_: pd.DataFrame, aucs: Mapping[str, float]) -> alt.LayerChart:
+    """ROC curves (one per class) over the chance diagonal; legend shows each AUC.
+
+    Example:
+        >>> df = pd.DataFrame({"class": "b", "fpr": [0, 1], "tpr": [0, 1]})
+        >>> roc(df, {"b": 0.5}).to_dict()["layer"][1]["mark"]["type"]
+        'line'
+    """
+    df = curves_.copy()
+    df["curve"] = df["class"].map(lambda c: f"{c} (AUC {aucs.get(c, float('nan')):.3f})")
+    chance = pd.DataFrame({"fpr": [0, 1], "tpr": [0, 1]})
+    diag = alt.Chart(chance).mark_line(strokeDash=[4, 4], color="#999").encode(x="fpr", y="tpr")
+    lines = (
+        alt.Chart(df)
+        .mark_line()
+        .encode(
+            x=alt.X("fpr:Q", title="false positive rate"),
+            y=alt.Y("tpr:Q", title="true positive rate"),
+            color=alt.Color("curve:N", title=None),
+            order="fpr:Q",
+        )
+    )
+    return (diag + lines).properties(height=320)
+
+
+def forecast(frame: pd.DataFrame, unit: str = "") -> alt.Chart:
+    """Forecast vs truth vs the naive forecast over the test period.
+
+    Example:
+        >>> f = pd.DataFrame({"date": pd.to_datetime(["2000-01-01"]), "truth": [1.0]})
+        >>> forecast(f).mark.type
+        'line'
+    """
+    long = frame.melt("date", var_name="series", value_name="level")
+    return (
+        alt.Chart(long)
+        .mark_line()
+        .encode(
+            x=alt.X("date:T", title=None),
+            y=alt.Y(
+                "level:Q", title=f"level ({unit})" if unit else "level", scale=alt.Scale(zero=False)
+            ),
+            color=alt.Color("series:N", title=None),
+            tooltip=["date:T", "series", alt.Tooltip("level:Q", format=".2f")],
+        )
+        .properties(height=320)
+        .interactive(bind_y=False)
+    )
+
+
+def bars(values: Mapping[str, float], *, title: str = "probability") -> alt.Chart:
+    """Horizontal bars, one per label (class probabilities).
+
+    Example:
+        >>> bars({"a": 0.2, "b": 0.8}).mark.type
+        'bar'
+    """
+    df = pd.DataFrame({"label": list(values), title: [float(v) for v in values.values()]})
+    return (
+        alt.Chart(df)
+        .mark_bar()
+        .encode(
+            y=alt.Y("label:N", sort=list(values), title=None, axis=alt.Axis(labelOverlap=False)),
+            x=alt.X(f"{title}:Q", scale=alt.Scale(domain=[0, 1])),
+            tooltip=["label", alt.Tooltip(f"{title}:Q", format=".3f")],
+        )
+        .properties(height=max(60, 22 * len(df)))
+    )
+
+
+def image_grid(
+    images: np.ndarray, *, cols: int = 8, scale: int = 8, low: float = 0.0, high: float = 1.0
+) -> np.ndarray:
+    """Tile (n, H, W[, 1]) images into one grayscale picture in [0, 1] for `st.image`.
+
+    Values are mapped from [low, high]; every pixel becomes a `scale` x `scale` block
+    (8x8 digits are too small to see otherwise); tiles are separated by 1 block.
+
+    Example:
+        >>> image_grid(np.zeros((3, 8, 8, 1)), cols=2, scale=1).shape
+        (17, 17)
+    """
+    imgs = np.asarray(images, "float64")
+    if imgs.ndim == 4:
+        imgs = imgs[..., 0]
+    if imgs.ndim == 2:
+        imgs = imgs[None]
+    imgs = np.clip((imgs - low) / (high - low), 0.0, 1.0)
+    n, h, w = imgs.shape
+    cols = max(1, min(cols, n))
+    rows = -(-n // cols)
+    grid = np.ones((rows * (h + 1) - 1, cols * (w + 1) - 1))
+    for k in range(n):
+        r, c = divmod(k, cols)
+        grid[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = 1.0 - imgs[k]
+    return np.kron(grid, np.ones((scale, scale)))
+
+
+def digit(image: np.ndarray, *, scale: int = 16, low: float = 0.0, high: float = 1.0) -> np.ndarray:
+    """One 8x8 input as a picture for `st.image` (ink dark on white).
+
+    Example:
+        >>> digit(np.zeros((8, 8)), scale=2).shape
+        (16, 16)
+    """
+    return image_grid(np.asarray(image)[None], cols=1, scale=scale, low=low, high=high)

@@ -1,0 +1,299 @@
+"""Cached loaders over `zoo` and `explain`: the only place the dashboard does work.
+
+Models, datasets and explanations are cached with `st.cache_resource` (one object per
+server, never copied); arrays and tables with `st.cache_data`. Every cache key starts
+with the store folder, so two stores (or a test's copy of one) never share entries.
+Stored versions never change once written, so `(root, ref)` identifies a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import zoo
+from zoo.registry import default_order, get_spec
+from zoo.store import RunInfo, Store, parse_ref
+from zoo.summary import headline
+
+if TYPE_CHECKING:
+    import shap
+
+    from zoo.trained import TrainedModel
+
+# The store is re-verified (checksums) at most this often per page view; training in
+# the dashboard clears the cache at once.
+STORE_TTL_S = 3
+
+
+def store_root() -> str:
+    """The store folder the dashboard shows: `$ZOO_HOME` (see `zoo.store.default_store`).
+
+    Example:
+        >>> import os; os.environ["ZOO_HOME"] = "/tmp/zoo-example"
+        >>> store_root()
+        '/tmp/zoo-example'
+    """
+    return str(Store().root)
+
+
+@st.cache_data(ttl=STORE_TTL_S, show_spinner=False)
+def runs(root: str) -> list[RunInfo]:
+    """Every stored version with its verified status (checksums), oldest first."""
+    return Store(root).runs()
+
+
+@st.cache_data(ttl=STORE_TTL_S, show_spinner=False)
+def table(root: str) -> list[dict[str, Any]]:
+    """Rows of `zoo.summary.zoo_table` plus the latest version's headline metric."""
+    from zoo.summary import zoo_table
+
+    rows = zoo_table(Store(root))
+    latest = {}
+    for info in runs(root):
+        latest[info.name] = info  # oldest first: the last one wins
+    for row in rows:
+        info = latest.get(row["name"])
+        key, value = headline(row["task"], info.metrics if info and info.status == "ok" else {})
+        row["latest_metric"] = key
+        row["latest_value"] = value
+    return rows
+
+
+def _order(name: str) -> int:
+    order = default_order()
+    return order.index(name) if name in order else len(order)
+
+
+def good_refs(
+    root: str, *, families: Iterable[str] | None = None, exclude: Iterable[str] = ()
+) -> list[str]:
+    """`name@version` of every good version, entries in zoo order, newest version first.
+
+    Example:
+        >>> good_refs("/tmp/empty-zoo-store")
+        []
+    """
+    fams = set(families) if families is not None else None
+    skip = set(exclude)
+    good = [r for r in runs(root) if r.status == "ok"]
+    good = [
+        r
+        for r in good
+        if (fams is None or get_spec(r.name).family in fams) and get_spec(r.name).family not in skip
+    ]
+    good.sort(key=lambda r: (_order(r.name), r.name, -r.version))
+    return [r.ref for r in good]
+
+
+def run_info(root: str, ref: str) -> RunInfo | None:
+    """The verified `RunInfo` of `ref` (None when it is not stored)."""
+    for info in runs(root):
+        if info.ref == ref:
+            return info
+    return None
+
+
+def resolve_ref(root: str, wanted: str, refs: list[str]) -> str | None:
+    """`wanted` (`name@N`, or `name` for its newest good version) if it is in `refs`.
+
+    Example:
+        >>> resolve_ref("/tmp/x", "cnn-digits", ["cnn-digits@2", "cnn-digits@1"])
+        'cnn-digits@2'
+    """
+    if not wanted:
+        return None
+    if wanted in refs:
+        return wanted
+    try:
+        name, version = parse_ref(wanted)
+    except zoo.ZooError:
+        return None
+    if version is None:
+        same = [r for r in refs if r.partition("@")[0] == name]
+        return same[0] if same else None
+    return None
+
+
+def ref_labels(root: str) -> dict[str, str]:
+    """Picker labels: `cnn-digits@2 · accuracy 0.97`.
+
+    Example:
+        >>> ref_labels("/tmp/empty-zoo-store")
+        {}
+    """
+    out = {}
+    for info in runs(root):
+        if info.status != "ok":
+            continue
+        key, value = headline(get_spec(info.name).task, info.metrics)
+        out[info.ref] = info.ref + (f" · {key} {value:.4g}" if value is not None else "")
+    return out
+
+
+@st.cache_resource(max_entries=24, show_spinner="Loading the model…")
+def load(root: str, ref: str) -> TrainedModel:
+    """`zoo.load(ref)` from store `root`, verified, once per server."""
+    return zoo.load(ref, store=root)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def card(root: str, ref: str) -> str:
+    """The model card (card.md) written with the artifact."""
+    path = load(root, ref).path / "card.md"
+    return path.read_text() if path.is_file() else ""
+
+
+@st.cache_data(max_entries=32, show_spinner="Predicting the test split…")
+def test_outputs(root: str, ref: str) -> dict[str, np.ndarray]:
+    """Model outputs on the test split.
+
+    Classification: `proba` (n, K), `predicted`, `confidence` (probability of the
+    predicted class), `y`. Regression: `pred` (scaled units), `y`, `error` (|pred - y|).
+    """
+    from zoo.evaluation import class_probabilities
+
+    m = load(root, ref)
+    d = m.dataset()
+    raw = m.predict(d.x_test)
+    if m.task == "classification":
+        proba = class_probabilities(raw)
+        predicted = proba.argmax(axis=1)
+        return {
+            "proba": proba,
+            "predicted": predicted,
+            "confidence": proba[np.arange(len(proba)), predicted],
+            "y": np.asarray(d.y_test).astype(int).ravel(),
+        }
+    pred = np.asarray(raw, "float64").ravel()
+    y = np.asarray(d.y_test, "float64").ravel()
+    return {"pred": pred, "y": y, "error": np.abs(pred - y)}
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def roc(root: str, ref: str) -> tuple[pd.DataFrame, dict[str, float]]:
+    """ROC curves of a classifier on the test split (one-vs-rest for K > 2).
+
+    Returns a long table (class, fpr, tpr) and the AUC per class. Binary models get one
+    curve, for the positive class (the second class name).
+    """
+    from sklearn.metrics import auc, roc_curve
+
+    m = load(root, ref)
+    out = test_outputs(root, ref)
+    names = list(m.class_names or [str(i) for i in range(out["proba"].shape[1])])
+    classes = [1] if len(names) == 2 else list(range(len(names)))
+    frames, aucs = [], {}
+    for k in classes:
+        positives = out["y"] == k
+        if positives.all() or not positives.any():
+            continue  # one class missing from the test split: no curve
+        fpr, tpr, _ = roc_curve(positives, out["proba"][:, k])
+        aucs[names[k]] = float(auc(fpr, tpr))
+        frames.append(pd.DataFrame({"class": names[k], "fpr": fpr, "tpr": tpr}))
+    table_ = pd.concat(frames) if frames else pd.DataFrame(columns=["class", "fpr", "tpr"])
+    return table_, aucs
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def forecast(root: str, ref: str) -> pd.DataFrame:
+    """The forecaster's test period: true level, forecast level and the naive forecast.
+
+    Forecast level = last observed level + the predicted change (back in ppm); the
+    naive forecast is "no change" (the last observed level).
+    """
+    m = load(root, ref)
+    extra = m.dataset().extra
+    out = test_outputs(root, ref)
+    mean, std = float(extra["target_mean"]), float(extra["target_std"])
+    last = np.asarray(extra["last_level_test"], "float64")
+    return pd.DataFrame(
+        {
+            "date": pd.to_datetime(np.asarray(extra["dates_test"])),
+            "truth": np.asarray(extra["next_level_test"], "float64"),
+            "forecast": last + (out["pred"] * std + mean),
+            "naive (no change)": last,
+        }
+    )
+
+
+def layer_table(model: Any) -> pd.DataFrame:
+    """One row per layer of a Keras model: name, type, output shape, parameters.
+
+    Example:
+        >>> layer_table(zoo.load("mlp-cancer").model)  # doctest: +SKIP
+    """
+    rows = []
+    for layer in model.layers:
+        try:
+            shape = str(tuple(layer.output.shape))
+        except (AttributeError, ValueError):
+            shape = ""
+        rows.append(
+            {
+                "layer": layer.name,
+                "type": type(layer).__name__,
+                "output shape": shape,
+                "parameters": int(layer.count_params()),
+                "trainable": bool(layer.trainable),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+@st.cache_resource(max_entries=512, show_spinner=False)
+def explanation(
+    root: str, ref: str, sample: str, _x: np.ndarray, _y: Any = None
+) -> shap.Explanation:
+    """`explain.explain` of one input, cached per (store, ref, sample key).
+
+    `sample` names the input uniquely (`test:12`, `upload:<sha1>`, `gan:...`); `_x` is
+    the batch itself (not hashed).
+    """
+    import explain
+
+    m = load(root, ref)
+    return explain.explain(m, _x, y=_y)
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def fidelity(
+    root: str, ref: str, sample: str, randomization: bool, _e: shap.Explanation
+) -> dict[str, Any]:
+    """`explain.fidelity` of a cached explanation (the sanity check only on request)."""
+    import explain
+
+    return explain.fidelity(load(root, ref), _e, randomization=randomization)
+
+
+@st.cache_resource(max_entries=16, show_spinner="Explaining the whole test split…")
+def global_importance(root: str, ref: str) -> shap.Explanation:
+    """`explain.global_importance` over the test split (also cached on disk by explain)."""
+    import explain
+
+    return explain.global_importance(load(root, ref))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def gan_samples(root: str, ref: str) -> np.ndarray:
+    """The GAN's fixed-noise samples per epoch, (epochs + 1, n, H, W, 1) in [-1, 1]."""
+    return load(root, ref).samples()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def gan_fresh(root: str, ref: str, seed: int, n: int = 16) -> np.ndarray:
+    """`n` new images from the generator on standard-normal noise drawn with `seed`."""
+    m = load(root, ref)
+    latent = int(m.model.input_shape[-1])
+    noise = np.random.default_rng(seed).standard_normal((n, latent)).astype("float32")
+    return m.predict(noise)
+
+
+def clear_store_caches() -> None:
+    """Forget cached store listings, so a new or changed version shows at once."""
+    runs.clear()
+    table.clear()

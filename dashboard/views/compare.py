@@ -1,0 +1,135 @@
+"""Compare page: two or more runs side by side — config diff, metrics, overlaid curves.
+
+This is where the effect of an option (L2, dropout, batch norm, ...) on overfitting
+shows: the diff table names what changed, the curves and diagnosis what it did.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, data, ui
+from zoo.summary import headline
+
+PICK_KEY = "compare_refs"
+
+
+def _default(refs: list[str]) -> list[str]:
+    selected = st.session_state.get(ui.SELECTED, "")
+    name = selected.partition("@")[0]
+    same = [r for r in refs if r.partition("@")[0] == name]
+    return same[:2] if len(same) >= 2 else refs[:2]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def config_diff(models: dict[str, Any]) -> pd.DataFrame:
+    """Options that differ between the runs (rows) with each run's value (columns).
+
+    Example:
+        >>> config_diff({"a@1": m1, "a@2": m2})  # doctest: +SKIP
+    """
+    refs = list(models)
+    base = models[refs[0]].config
+    keys: list[str] = []
+    for ref in refs[1:]:
+        for key in base.diff(models[ref].config):
+            if key not in keys:
+                keys.append(key)
+    return pd.DataFrame(
+        [{"option": k, **{r: _fmt(models[r].config.to_dict()[k]) for r in refs}} for k in keys],
+        columns=["option", *refs],
+    )
+
+
+def metrics_table(models: dict[str, Any]) -> pd.DataFrame:
+    """Test metrics and fit diagnosis of each run, one row per run.
+
+    Example:
+        >>> metrics_table({"a@1": m1})  # doctest: +SKIP
+    """
+    rows = []
+    for ref, m in models.items():
+        key, value = headline(m.task, m.metrics)
+        diag = m.diagnosis
+        rows.append(
+            {
+                "run": ref,
+                "metric": key,
+                "value": value,
+                "roc_auc": m.metrics.get("roc_auc"),
+                "diagnosis": diag.get("verdict", ""),
+                "best epoch": diag.get("best_epoch"),
+                "epochs run": diag.get("epochs_run")
+                or m.metrics.get("timing", {}).get("epochs_run"),
+                "gap at best": diag.get("gap_at_best"),
+                "gap at end": diag.get("gap_at_end"),
+                "best val loss": diag.get("best_val_loss"),
+                "train s": m.metrics.get("timing", {}).get("train_seconds"),
+                "parameters": m.metrics.get("parameters"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def body() -> None:
+    """The Compare page: pick runs, then diff, metrics and curves."""
+    st.title("Compare runs")
+    root = data.store_root()
+    refs = data.good_refs(root)
+    if len(refs) < 2:
+        st.info("Comparing needs at least two trained versions; train another on the Train page.")
+        return
+    if PICK_KEY not in st.session_state:
+        st.session_state[PICK_KEY] = _default(refs)
+    else:
+        st.session_state[PICK_KEY] = [r for r in st.session_state[PICK_KEY] if r in refs]
+    labels = data.ref_labels(root)
+    chosen = st.multiselect(
+        "Runs (the first is the reference)",
+        refs,
+        key=PICK_KEY,
+        format_func=lambda r: labels.get(r, r),
+    )
+    if len(chosen) < 2:
+        st.info("Pick two or more runs.")
+        return
+    models = {ref: data.load(root, ref) for ref in chosen}
+
+    st.subheader("What differs")
+    diff = config_diff(models)
+    if diff.empty:
+        st.caption("The configs are identical (same options, same seed).")
+    else:
+        st.dataframe(diff, hide_index=True)
+
+    st.subheader("Test metrics and fit")
+    st.dataframe(metrics_table(models), hide_index=True)
+    for ref, m in models.items():
+        if m.diagnosis.get("message"):
+            st.caption(f"**{ref}**: {m.diagnosis['message']}")
+
+    st.subheader("Curves")
+    common = [
+        q
+        for q in charts.curve_quantities(models[chosen[0]].history)
+        if all(q in m.history for m in models.values())
+    ]
+    if not common:
+        st.caption("These runs record no common per-epoch quantity.")
+        return
+    quantity = st.selectbox("Quantity", common, key="compare_quantity")
+    histories = {ref: m.history for ref, m in models.items()}
+    st.altair_chart(charts.overlay(histories, quantity), width="stretch")
+
+
+ui.run_page(body)

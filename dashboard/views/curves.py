@@ -1,0 +1,76 @@
+"""Training curves: train vs validation per epoch, best / early-stop epochs, the gap,
+the overfitting diagnosis in words and the learning rate per epoch."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, data, ui
+
+
+def _diagnosis(diag: dict) -> None:
+    message = diag.get("message")
+    if not message:
+        return
+    verdict = diag.get("verdict", "")
+    show = {"good fit": st.success, "overfitting": st.warning, "underfitting": st.warning}
+    show.get(verdict, st.info)(f"**Diagnosis:** {message}")
+    facts = []
+    if diag.get("best_epoch"):
+        facts.append(f"best epoch {diag['best_epoch']} of {diag.get('epochs_run', '?')}")
+    if diag.get("early_stopped_at"):
+        facts.append(f"early stopping at epoch {diag['early_stopped_at']}")
+    for key, label in (("gap_at_best", "gap at best"), ("gap_at_end", "gap at end")):
+        if diag.get(key) is not None:
+            facts.append(f"{label} (val − train loss) {diag[key]:+.4g}")
+    if facts:
+        st.caption(" · ".join(facts))
+
+
+def body() -> None:
+    """The Training curves page of the chosen version."""
+    st.title("Training curves")
+    ref = ui.pick_model()
+    if ref is None:
+        return
+    m = data.load(data.store_root(), ref)
+    history = m.history
+    diag = m.diagnosis
+    _diagnosis(diag)
+    marks = {
+        "best": diag.get("best_epoch"),
+        "early stop": diag.get("early_stopped_at"),
+        "overfit from": diag.get("overfit_from"),
+    }
+    if m.family == "gan":
+        st.markdown("**Discriminator and generator losses**")
+        losses = {k: history[k] for k in ("d_loss", "g_loss") if k in history}
+        if losses:
+            st.altair_chart(charts.series(losses), width="stretch")
+        fid = m.metrics.get("fid_by_epoch") or history.get("fid")
+        if fid:
+            st.markdown("**Fréchet distance** (epoch 0 = untrained generator)")
+            st.altair_chart(charts.series({"FID": fid}, start=0), width="stretch")
+        others = [
+            q for q in charts.curve_quantities(history) if q not in ("d_loss", "g_loss", "fid")
+        ]
+    else:
+        others = charts.curve_quantities(history)
+        st.caption(
+            "Shaded: the generalization gap between the training and validation curves. "
+            "Dashed lines: best epoch (lowest validation loss), early stop, start of "
+            "overfitting."
+        )
+    for quantity in others:
+        st.markdown(f"**{quantity}**")
+        st.altair_chart(charts.curves(history, quantity, marks=marks), width="stretch")
+    if history.get("lr"):
+        st.markdown("**Learning rate per epoch**")
+        st.altair_chart(charts.series({"learning rate": history["lr"]}), width="stretch")
+    if history.get("epoch_time"):
+        total = sum(history["epoch_time"])
+        st.caption(f"{len(history['epoch_time'])} epochs in {total:.1f} s of training time")
+    ui.links(ref, ["model", "compare", "train"])
+
+
+ui.run_page(body)

@@ -1,0 +1,290 @@
+"""Explain page: a test sample or the user's own input, its prediction and its SHAP
+explanation (method, additivity, sanity check), and global importance."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, data, inputs, ui
+from zoo.errors import DataError
+from zoo.trained import validate_input
+
+INDEX_KEY = "explain_index"
+FILTER_KEY = "explain_filter"
+
+
+def _is_digit_image(m: Any) -> bool:
+    return m.spec.dataset.startswith("digits")
+
+
+# --------------------------------------------------------------------------- choosing
+
+
+def _candidates(m: Any, out: dict, choice: str) -> list[int]:
+    n = len(out["y"])
+    if m.task == "classification":
+        if choice == "misclassified":
+            return [int(i) for i in np.flatnonzero(out["predicted"] != out["y"])]
+        if choice == "least confident":
+            return [int(i) for i in np.argsort(out["confidence"])[:50]]
+        if choice.startswith("class "):
+            k = list(m.class_names).index(choice.removeprefix("class "))
+            return [int(i) for i in np.flatnonzero(out["y"] == k)]
+    elif choice == "largest error":
+        return [int(i) for i in np.argsort(-out["error"])[:50]]
+    return list(range(n))
+
+
+def _label(m: Any, out: dict, i: int) -> str:
+    if m.task == "classification":
+        names = list(m.class_names)
+        true, pred = names[out["y"][i]], names[out["predicted"][i]]
+        mark = "" if true == pred else " ✗"
+        return f"#{i}: true {true}, predicted {pred} ({out['confidence'][i]:.2f}){mark}"
+    return f"#{i}: error {out['error'][i]:.3f} (scaled units)"
+
+
+def _pick_test_sample(m: Any, out: dict) -> int | None:
+    options = ["all"]
+    if m.task == "classification":
+        options += ["misclassified", "least confident"]
+        options += [f"class {c}" for c in m.class_names]
+    else:
+        options += ["largest error"]
+    choice = st.selectbox("Show", options, key=FILTER_KEY)
+    cands = _candidates(m, out, choice)
+    if not cands:
+        st.info(f"No test sample is {choice}.")
+        return None
+    if st.session_state.get(INDEX_KEY) not in cands:
+        st.session_state[INDEX_KEY] = cands[0]
+    return st.selectbox(
+        f"Test sample ({len(cands)} of {len(out['y'])})",
+        cands,
+        key=INDEX_KEY,
+        format_func=lambda i: _label(m, out, i),
+    )
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+def _upload(m: Any) -> tuple[np.ndarray, str] | None:
+    """The user's own input as a model batch and a cache key, or None."""
+    d = m.dataset()
+    if _is_digit_image(m):
+        up = st.file_uploader(
+            "A picture of one digit (PNG or JPEG)", type=["png", "jpg", "jpeg"], key="upload"
+        )
+        ink = st.radio("Ink", ["auto", "dark", "light"], horizontal=True, key="upload_ink")
+        if up is None:
+            return None
+        raw = up.getvalue()
+        x = inputs.image_to_digit(raw, ink=ink)
+        st.image(charts.digit(x), caption="as the model sees it (8x8)", width=128)
+    elif d.input_kind == "tabular":
+        names = list(d.feature_names or [])
+        example = d.x_test[:3] * d.extra["feature_std"] + d.extra["feature_mean"]
+        st.download_button(
+            "Example CSV (3 test rows)",
+            pd.DataFrame(example, columns=names).to_csv(index=False),
+            file_name=f"{m.name}-example.csv",
+            mime="text/csv",
+            on_click="ignore",
+        )
+        up = st.file_uploader(
+            "A CSV with one row per sample and the features as columns", type=["csv"], key="upload"
+        )
+        if up is None:
+            return None
+        raw = up.getvalue()
+        rows = inputs.csv_rows(
+            raw, names, mean=d.extra.get("feature_mean"), std=d.extra.get("feature_std")
+        )
+        row = 0
+        if len(rows) > 1:
+            row = int(st.number_input("Row", 0, len(rows) - 1, 0, key="upload_row"))
+        x = rows[row]
+        raw += f"#row{row}".encode()
+    else:
+        column = (d.feature_names or ("value",))[0]
+        length = int(d.input_shape[0])
+        mean, std = float(d.extra["target_mean"]), float(d.extra["target_std"])
+        example = d.x_test[0, :, 0] * std + mean
+        st.download_button(
+            "Example CSV (one test window)",
+            pd.DataFrame({column: example}).to_csv(index=False),
+            file_name=f"{m.name}-example.csv",
+            mime="text/csv",
+            on_click="ignore",
+        )
+        up = st.file_uploader(
+            f"A CSV with a column {column!r} of {length} values (ppm), oldest first",
+            type=["csv"],
+            key="upload",
+        )
+        if up is None:
+            return None
+        raw = up.getvalue()
+        x = inputs.csv_window(raw, column, length, mean=mean, std=std)
+    batch = validate_input(m.model, x, what=m.ref)
+    return batch, "upload:" + hashlib.sha1(raw).hexdigest()
+
+
+# --------------------------------------------------------------------------- showing
+
+
+def _show_input(m: Any, x: np.ndarray) -> None:
+    d = m.dataset()
+    if _is_digit_image(m):
+        st.image(charts.digit(x[0]), caption="input", width=128)
+    elif d.input_kind == "tabular":
+        st.dataframe(
+            pd.DataFrame({"feature": list(d.feature_names), "value (standardized)": x[0]}),
+            hide_index=True,
+            height=220,
+        )
+    else:
+        st.line_chart(pd.DataFrame({"input (scaled)": x[0, :, 0]}), height=200)
+
+
+def _show_prediction(m: Any, x: np.ndarray, true: Any = None, last_level: Any = None) -> None:
+    from zoo.evaluation import class_probabilities
+
+    raw = m.predict(x)
+    if m.task == "classification":
+        proba = class_probabilities(raw)[0]
+        names = list(m.class_names)
+        k = int(proba.argmax())
+        text = f"Predicted **{names[k]}** with probability {proba[k]:.3f}"
+        if true is not None:
+            text += f" · true class **{names[int(true)]}**"
+        st.markdown(text)
+        st.altair_chart(charts.bars(dict(zip(names, proba, strict=True))), width="stretch")
+    else:
+        extra = m.dataset().extra
+        change = float(raw[0, 0]) * float(extra["target_std"]) + float(extra["target_mean"])
+        text = f"Forecast change **{change:+.3f} ppm** next week"
+        if last_level is not None:
+            text += f" → level **{float(last_level) + change:.2f} ppm**"
+        st.markdown(text)
+
+
+def _show_explanation(root: str, ref: str, m: Any, sample: str, x: np.ndarray, y: Any) -> None:
+    import explain
+
+    e = data.explanation(root, ref, sample, x, y)
+    meta = explain.info(e)
+    fid = data.fidelity(root, ref, sample, False, e)
+    cols = st.columns([3, 2, 2, 2])
+    cols[0].metric("method", meta.method)
+    cols[1].metric("additivity error (max)", f"{fid['additivity_max']:.2g}")
+    cols[2].metric("additivity error (relative)", f"{fid['additivity_relative']:.2%}")
+    cols[3].metric("compute time", f"{meta.ms_per_sample:.0f} ms")
+    st.caption(
+        f"background: {meta.background} ({meta.background_size} samples), "
+        f"{meta.nsamples or '–'} gradient samples; additivity = |Σ SHAP + base − f(x)|"
+    )
+    views = ["waterfall"]
+    if meta.input_kind == "image":
+        views = ["overlay", "waterfall"]
+    elif meta.input_kind == "sequence":
+        views = ["heatmap", "waterfall"]
+    view = st.radio("View", views, horizontal=True, key="explain_view")
+    if view == "overlay":
+        ui.pyplot(explain.plots.image(e, index=0))
+    elif view == "heatmap":
+        ui.pyplot(explain.plots.sequence_heatmap(e, index=0))
+    else:
+        ui.pyplot(explain.plots.waterfall(e, index=0))
+
+    sanity_key = ("sanity", ref, sample)
+    if st.button("Run the sanity check (randomized model)", key="explain_sanity"):
+        st.session_state["explain_sanity_for"] = sanity_key
+    if st.session_state.get("explain_sanity_for") == sanity_key:
+        with st.spinner("Explaining a randomized copy of the model…"):
+            full = data.fidelity(root, ref, sample, True, e)
+        cols = st.columns(3)
+        cols[0].metric("rank corr. trained vs trained", f"{full['rank_corr_trained']:.3f}")
+        cols[1].metric("rank corr. trained vs randomized", f"{full['rank_corr_randomized']:.3f}")
+        cols[2].metric("sanity check", "passed" if full["sanity_passed"] else "failed")
+        st.caption(
+            "A faithful explanation changes when the model's weights are re-initialized: "
+            "the correlation with the randomized model should be far below the correlation "
+            "between two runs on the trained model."
+        )
+
+
+def _global(root: str, ref: str) -> None:
+    import explain
+
+    st.subheader("Global importance")
+    if st.toggle("Show mean |SHAP| over the test split", key="explain_global"):
+        g = data.global_importance(root, ref)
+        ui.pyplot(explain.plots.global_importance(g))
+        meta = explain.info(g)
+        st.caption(f"{meta.method}; {'read from the disk cache' if meta.cached else 'computed'}")
+
+
+def body() -> None:
+    """The Explain page: choose an input, predict, explain on request."""
+    st.title("Explain")
+    ref = ui.pick_model(exclude=["gan"])
+    if ref is None:
+        return
+    root = data.store_root()
+    m = data.load(root, ref)
+    d = m.dataset()
+    source = st.radio(
+        "Input", ["test sample", "your own input"], horizontal=True, key="explain_source"
+    )
+    y = true = last_level = None
+    if source == "test sample":
+        out = data.test_outputs(root, ref)
+        index = _pick_test_sample(m, out)
+        if index is None:
+            return
+        x = d.x_test[index : index + 1]
+        sample = f"test:{index}"
+        if m.task == "classification":
+            true = int(out["y"][index])
+            y = np.array([true])
+        else:
+            last_level = d.extra["last_level_test"][index]
+    else:
+        try:
+            got = _upload(m)
+        except DataError as err:
+            st.error(f"Cannot use this file: {err}")
+            got = None
+        if got is None:
+            _global(root, ref)
+            return
+        x, sample = got
+
+    left, right = st.columns([1, 2])
+    with left:
+        _show_input(m, x)
+    with right:
+        _show_prediction(m, x, true=true, last_level=last_level)
+
+    target = (ref, sample)
+    if st.button("Explain", type="primary", key="explain_go"):
+        st.session_state["explained"] = target
+    if st.session_state.get("explained") == target:
+        try:
+            with st.spinner("Computing SHAP values…"):
+                _show_explanation(root, ref, m, sample, x, y)
+        except DataError as err:
+            st.error(f"Cannot explain this input: {err}")
+    else:
+        st.caption("Press Explain to compute the SHAP explanation of this input.")
+    _global(root, ref)
+
+
+ui.run_page(body)

@@ -1,0 +1,100 @@
+"""Uploads turned into model input: the happy paths and every refusal, without Streamlit."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from dashboard import inputs
+from zoo.errors import DataError
+
+
+def _encode(img, fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt)
+    return buf.getvalue()
+
+
+def _stroke(mode: str = "L", ink: int = 0, paper: int = 255):
+    from PIL import Image
+
+    arr = np.full((40, 40), paper, "uint8")
+    arr[5:35, 18:22] = ink
+    return Image.fromarray(arr).convert(mode)
+
+
+def test_dark_ink_on_white_becomes_bright_ink_in_unit_range():
+    x = inputs.image_to_digit(_encode(_stroke()))
+    assert x.shape == (8, 8) and x.dtype == np.float32
+    assert x.min() == 0.0 and x.max() == 1.0
+    assert x[:, 3:5].mean() > 0.5 > x[:, :2].mean()  # the stroke is bright, the paper dark
+
+
+def test_light_ink_jpeg_and_forced_ink_agree():
+    light = _encode(_stroke("RGB", ink=255, paper=0), "JPEG")
+    auto = inputs.image_to_digit(light)
+    forced = inputs.image_to_digit(light, ink="light")
+    np.testing.assert_allclose(auto, forced)
+    assert auto[:, 3:5].mean() > auto[:, :2].mean()
+
+
+def test_transparent_png_is_drawn_on_white():
+    from PIL import Image
+
+    img = Image.new("RGBA", (32, 32), (0, 0, 0, 0))  # transparent black paper
+    img.paste((0, 0, 0, 255), (14, 4, 18, 28))  # opaque black stroke
+    x = inputs.image_to_digit(_encode(img))
+    assert x[:, 3:5].mean() > x[:, :2].mean()
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        (b"", "empty"),
+        (b"GIF89a not really", "not an image"),
+        ("gif", "expected PNG or JPEG"),
+        ("huge", "MP"),
+    ],
+    ids=["empty", "garbage", "gif", "huge"],
+)
+def test_images_that_are_refused(raw, expected):
+    from PIL import Image
+
+    if raw == "gif":
+        raw = _encode(_stroke(), "GIF")
+    elif raw == "huge":
+        raw = _encode(Image.new("L", (5000, 4000)))
+    with pytest.raises(DataError, match=expected):
+        inputs.image_to_digit(raw)
+
+
+def test_csv_rows_ignore_extra_columns_and_standardize():
+    raw = b"id,b,a,label\n7,4,1,x\n8,6,3,y\n"
+    x = inputs.csv_rows(raw, ["a", "b"], mean=np.array([2.0, 5.0]), std=np.array([1.0, 1.0]))
+    np.testing.assert_allclose(x, [[-1.0, -1.0], [1.0, 1.0]])
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        (b"a\n1\n", "lacks 1 of the model's 2"),
+        (b"a,b\n1,\n", "missing or non-numeric values in column\\(s\\) b \\(line\\(s\\) 2\\)"),
+        (b"a,b\n1,inf\n", "infinite"),
+        (b"a,b\n", "no rows"),
+        (b"a,b\n" + b"1,2\n" * 1001, "limit is 1000"),
+        (b"\xff\xfe\x00garbage", "not a readable CSV|lacks"),
+    ],
+    ids=["missing-column", "nan", "inf", "no-rows", "too-many", "binary"],
+)
+def test_csv_rows_that_are_refused(raw, expected):
+    with pytest.raises(DataError, match=expected):
+        inputs.csv_rows(raw, ["a", "b"])
+
+
+def test_csv_window_is_one_column_of_exact_length():
+    x = inputs.csv_window(b"v\n1\n2\n3\n", "v", 3, mean=2.0, std=0.5)
+    np.testing.assert_allclose(x[:, 0], [-2.0, 0.0, 2.0])
+    with pytest.raises(DataError, match="no column 'w'"):
+        inputs.csv_window(b"v\n1\n", "w", 1)

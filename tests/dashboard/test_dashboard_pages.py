@@ -1,0 +1,137 @@
+"""Every dashboard page, run by AppTest against a tiny store of real trained models."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+import zoo
+from zoo.registry import default_order
+
+PAGES = ["zoo", "model", "curves", "explain", "gan", "compare", "train", "report"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs(open_page, page):
+    at = open_page(page)
+    assert not at.exception
+    assert at.title[0].value
+
+
+def test_zoo_page_lists_every_entry_with_status(open_page, tiny_store, frame):
+    at = open_page("zoo")
+    table = frame(at, "status")
+    assert list(table["entry"]) == zoo.list_models()
+    assert set(table["status"]) == {"ok"}
+    assert (table["versions"] == 1).all()
+    accuracy = json.loads((tiny_store / "cnn-digits/1/metrics.json").read_text())["accuracy"]
+    row = table.set_index("entry").loc["cnn-digits"]
+    assert row["latest metric"] == f"accuracy {accuracy:.4g}"
+    # Every entry links to its pages with its version in the query string.
+    links = {(link.value, link.proto.query_string) for link in at.get("page_link")}
+    for name in default_order():
+        assert ("Model", f"model={name}%401") in links or ("Model", f"model={name}@1") in links
+    assert ("GAN", "model=gan-digits%401") in links or ("GAN", "model=gan-digits@1") in links
+
+
+@pytest.mark.parametrize("name", default_order())
+def test_model_page_shows_stored_metrics(open_page, tiny_store, metric, frame, name):
+    at = open_page("model", model=f"{name}@1")
+    assert not at.exception
+    assert at.selectbox(key="model_picker").value == f"{name}@1"
+    metrics = json.loads((tiny_store / name / "1/metrics.json").read_text())
+    if name == "lstm-co2":
+        assert metric(at, "MSE (ppm²)") == f"{metrics['mse']:.4g}"
+        assert at.get("vega_lite_chart")  # the forecast plot
+    elif name == "gan-digits":
+        assert metric(at, "fid final") == f"{metrics['fid_final']:.4g}"
+    else:
+        assert metric(at, "accuracy") == f"{metrics['accuracy']:.4f}"
+        per_class = frame(at, "precision")
+        assert len(per_class) == len(metrics["per_class"])
+    layers = frame(at, "parameters")
+    assert layers["parameters"].sum() > 0
+
+
+def test_curves_page_states_the_diagnosis(open_page, tiny_store, texts):
+    at = open_page("curves", model="mlp-cancer@1")
+    assert not at.exception
+    message = json.loads((tiny_store / "mlp-cancer/1/metrics.json").read_text())["diagnosis"][
+        "message"
+    ]
+    assert message in texts(at)
+    assert "Learning rate per epoch" in texts(at)
+
+
+def test_selected_model_is_shared_between_pages(open_page):
+    at = open_page("model", model="gru-digits@1")
+    at.switch_page("views/curves.py")
+    at.query_params.clear()
+    at.run()
+    assert at.selectbox(key="model_picker").value == "gru-digits@1"
+
+
+@pytest.mark.parametrize("name", ["cnn-digits", "gru-digits", "mlp-cancer", "lstm-co2"])
+def test_explain_a_test_sample(open_page, metric, texts, name):
+    at = open_page("explain", model=f"{name}@1")
+    at.selectbox(key="explain_index").set_value(3).run()
+    assert "Press Explain" in texts(at)
+    at.button(key="explain_go").click().run()
+    assert not at.exception
+    assert metric(at, "method") == "expected_gradients"
+    assert float(metric(at, "additivity error (max)")) < 0.5
+    # a second view of the same explanation (no recomputation) works too
+    at.radio(key="explain_view").set_value("waterfall").run()
+    assert not at.exception and at.get("image")
+
+
+def test_explain_filters_misclassified_samples(open_page):
+    at = open_page("explain", model="mlp-cancer@1")
+    at.selectbox(key="explain_filter").set_value("misclassified").run()
+    assert not at.exception
+    assert all("✗" in label for label in at.selectbox(key="explain_index").options)
+
+
+def test_explain_sanity_check_and_global_importance(open_page, metric):
+    at = open_page("explain", model="mlp-cancer@1")
+    at.button(key="explain_go").click().run()
+    at.button(key="explain_sanity").click().run()
+    assert metric(at, "sanity check") in ("passed", "failed")
+    at.toggle(key="explain_global").set_value(True).run()
+    assert not at.exception
+
+
+def test_gan_page_samples_fresh_samples_and_discriminator_shap(open_page, metric):
+    at = open_page("gan")
+    assert not at.exception
+    at.slider(key="gan_epoch").set_value(0).run()
+    at.button(key="gan_generate").click().run()
+    assert not at.exception
+    at.number_input(key="gan_sample").set_value(2).run()
+    at.button(key="gan_explain").click().run()
+    assert not at.exception
+    assert metric(at, "method") == "expected_gradients"
+
+
+def test_compare_two_runs_shows_the_differing_options(open_page, frame):
+    at = open_page("compare")
+    at.multiselect(key="compare_refs").set_value(["cnn-digits@1", "gru-digits@1"]).run()
+    assert not at.exception
+    diff = frame(at, "option")
+    assert {"model", "bidirectional"} <= set(diff["option"])
+    assert list(frame(at, "run")["run"]) == [
+        "cnn-digits@1",
+        "gru-digits@1",
+    ]
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("explain.report") is None, reason="explain.report not written yet"
+)
+def test_report_page_offers_the_html(open_page):
+    at = open_page("report", model="mlp-cancer@1")
+    at.button(key="report_build").click().run()
+    assert not at.exception
+    assert at.get("download_button")
