@@ -40,12 +40,14 @@ __all__ = [
     "plots",
     "randomized_clone",
     "rank_correlation",
+    "report",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "plots":  # matplotlib only when a figure is wanted
+    if name in ("plots", "report"):  # matplotlib / jinja2 only when a figure is wanted
         import importlib
 
-        return importlib.import_module(".plots", __name__)
+        # explain.report is a callable module: explain.report(m, out=...) writes a report
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'explain' has no attribute {name!r}")

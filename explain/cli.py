@@ -1,0 +1,282 @@
+"""The work behind ``zoo explain`` and ``zoo report`` (the parser lives in ``zoo.cli``).
+
+Both functions print for a person and return the exit code; errors are raised as
+``ZooError`` subclasses, which ``zoo.cli.main`` prints and turns into exit code 2.
+
+Example:
+    >>> from explain.cli import explain_command
+    >>> explain_command("cnn-digits", index=17, out="digit.png")
+    cnn-digits@..., test sample 17 (true class: ...)
+    prediction: ...
+    wrote digit.png
+    0
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo.errors import DataError, ZooError
+
+TOP_K = 5
+
+
+def explain_command(
+    ref: str,
+    *,
+    store: Any = None,
+    index: int = 0,
+    out: str | Path | None = None,
+    method: str = "auto",
+) -> int:
+    """Explain test sample ``index`` of a stored model: print it, write the family's plot.
+
+    Prints the prediction (class and probability; the forecast in the data's units, e.g.
+    ppm for ``lstm-co2``; the discriminator's real score for the GAN), the top
+    attributions, the method and the additivity error, and writes a PNG (default
+    ``<name>-<version>-<index>.png`` in the current folder; a folder puts it there).
+
+    Example:
+        >>> explain_command("lstm-co2", index=5, out="co2.png")
+        lstm-co2@..., test sample 5 for the week of 1995-09-09
+        forecast: ... ppm (last level 357.30 ppm, change ... ppm)
+        ...
+        wrote co2.png
+        0
+    """
+    import explain
+    import zoo
+
+    trained = zoo.load(ref, store=store)
+    data = trained.dataset()
+    n = len(data.x_test)
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < n:
+        raise DataError(
+            f"--index {index} is out of range: the test split of {trained.ref} has {n} "
+            f"samples; expected an index 0..{n - 1}"
+        )
+    index = int(index)
+    x = data.x_test[index : index + 1]
+    labelled = trained.family != "gan" and trained.task == "classification"
+    e = explain.explain(
+        trained, x, method=method, y=data.y_test[index : index + 1] if labelled else None
+    )
+    meta = explain.info(e)
+
+    for line in _prediction_lines(trained, data, index, meta):
+        print(line)
+    k = _shown_output(trained, meta)
+    print(
+        f"method: {meta.method} (requested {method}); background {meta.background_size} "
+        f"training samples; {meta.nsamples or '-'} gradient samples; "
+        f"{1000 * meta.seconds:.0f} ms"
+    )
+    base = float(np.asarray(e.base_values)[0, k])
+    output = float(meta.predictions[0, k])
+    values = np.asarray(e.values)[0, ..., k]
+    print(
+        f"additivity error: max {meta.additivity['max']:.3g}, mean {meta.additivity['mean']:.3g} "
+        f"(base {base:.4g} + sum of SHAP {float(values.sum()):.4g} vs output {output:.4g})"
+    )
+    labels = feature_labels(meta.input_kind, values.shape, meta.feature_names)
+    flat, inputs = values.ravel(), np.asarray(e.data)[0].ravel()
+    top = np.argsort(-np.abs(flat), kind="stable")[:TOP_K]
+    what = {"image": "pixels", "sequence": "time steps", "tabular": "features"}[meta.input_kind]
+    print(f"top {len(top)} {what} by |SHAP| for output {meta.output_names[k]!r}:")
+    width = max(len(labels[j]) for j in top)
+    scale, unit = _shap_units(trained, data)
+    for j in top:
+        in_units = f" (= {flat[j] * scale:+.3f} {unit})" if unit else ""
+        print(f"  {labels[j]:<{width}}  input {inputs[j]:>9.4g}  SHAP {flat[j]:+.4g}{in_units}")
+
+    path = _png_path(out, f"{trained.name}-{trained.version}-{index}.png")
+    _save_figure(_family_plot(e, trained.family), path)
+    print(f"wrote {path}")
+    return 0
+
+
+def report_command(
+    ref: str, *, store: Any = None, out: str | Path | None = None, samples: int = 6
+) -> int:
+    """Write the HTML report of a stored model; print its path and size.
+
+    ``out`` defaults to ``<name>-<version>-report.html`` in the current folder (a folder
+    puts it there).
+
+    Example:
+        >>> report_command("mlp-cancer", out="cancer.html", samples=1)
+        building the report of mlp-cancer@... (1 explained test sample)...
+        wrote cancer.html (... KiB)
+        0
+    """
+    import zoo
+    from explain.report import default_filename, write_report
+
+    trained = zoo.load(ref, store=store)
+    target = Path(out) if out is not None else Path.cwd() / default_filename(trained)
+    plural = "" if samples == 1 else "s"
+    print(f"building the report of {trained.ref} ({samples} explained test sample{plural})...")
+
+    path = write_report(trained, target, samples=samples)
+    size = path.stat().st_size
+    print(f"wrote {path} ({size / 1024:.0f} KiB)")
+    return 0
+
+
+def feature_labels(kind: str, shape: tuple[int, ...], feature_names: Any = None) -> list[str]:
+    """A readable name for every input position of one sample, in ``ravel`` order.
+
+    Example:
+        >>> feature_labels("sequence", (3, 1), ["weekly change"])
+        ['weekly change, t-3', 'weekly change, t-2', 'weekly change, t-1']
+        >>> feature_labels("image", (1, 2, 1))
+        ['pixel (row 0, col 0)', 'pixel (row 0, col 1)']
+    """
+    names = [str(f) for f in feature_names] if feature_names else []
+    if kind == "image":
+        h, w, c = shape
+        chan = (lambda ch: f" ch{ch}") if c > 1 else (lambda ch: "")
+        return [
+            f"pixel (row {r}, col {q}){chan(ch)}"
+            for r in range(h)
+            for q in range(w)
+            for ch in range(c)
+        ]
+    if kind == "sequence":
+        t_steps, feats = shape
+        fname = [names[f] if f < len(names) else f"feature {f}" for f in range(feats)]
+        if feats == 1:
+            return [f"{fname[0]}, t-{t_steps - t}" for t in range(t_steps)]
+        return [f"step {t}, {fname[f]}" for t in range(t_steps) for f in range(feats)]
+    (feats,) = shape
+    return [names[f] if f < len(names) else f"feature {f}" for f in range(feats)]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _shap_units(trained: Any, data: Any) -> tuple[float, str]:
+    """For a forecaster trained on standardized targets: SHAP scale to the data's unit."""
+    extra = getattr(data, "extra", {}) or {}
+    unit = str((data.description or {}).get("unit", ""))
+    if trained.task != "regression" or "target_std" not in extra or not unit:
+        return 1.0, ""
+    return float(extra["target_std"]), unit
+
+
+def _shown_output(trained: Any, meta: Any) -> int:
+    """The explained output to list: the predicted class when it has its own output."""
+    if trained.task == "classification" and meta.predicted is not None:
+        cls = int(meta.predicted[0])
+        if len(meta.output_indices) > 1 and cls in meta.output_indices:
+            return meta.output_indices.index(cls)
+    return 0
+
+
+def _prediction_lines(trained: Any, data: Any, i: int, meta: Any) -> list[str]:
+    from zoo.evaluation import class_probabilities
+
+    names = list(trained.class_names or data.class_names or [])
+
+    def label(c: int) -> str:
+        return names[c] if c < len(names) else str(c)
+
+    head = f"{trained.ref}, test sample {i}"
+    if trained.family == "gan":
+        score = float(meta.predictions[0, 0])
+        p_real = 1.0 / (1.0 + np.exp(-score))
+        what = "a real test image"
+        if names and data.y_test is not None:
+            what += f" of class {label(int(np.ravel(data.y_test[i])[0]))}"
+        return [
+            f"{head}: {what}",
+            f"discriminator real score: {score:.4g} (logit; p_real = {p_real:.3f})",
+        ]
+    if trained.task == "classification":
+        proba = class_probabilities(np.asarray(meta.predictions))[0]
+        order = np.argsort(-proba, kind="stable")
+        true = int(np.ravel(data.y_test[i])[0])
+        guess = int(order[0])
+        others = ", ".join(f"{label(int(c))} ({proba[c]:.3f})" for c in order[1:3])
+        verdict = "correct" if guess == true else "wrong"
+        return [
+            f"{head} (true class: {label(true)})",
+            f"prediction: {label(guess)} (p = {proba[guess]:.3f}, {verdict}); next: {others}",
+        ]
+    extra = getattr(data, "extra", {}) or {}
+    mean = float(extra.get("target_mean", 0.0))
+    std = float(extra.get("target_std", 1.0))
+    unit = str((data.description or {}).get("unit", ""))
+    change = float(meta.predictions[0, 0]) * std + mean
+    actual = float(np.ravel(data.y_test[i])[0]) * std + mean
+    when = f" for the week of {extra['dates_test'][i]}" if "dates_test" in extra else ""
+    if "last_level_test" in extra:
+        last = float(extra["last_level_test"][i])
+        lines = [
+            f"{head}{when}",
+            f"forecast: {last + change:.2f} {unit} (last level {last:.2f} {unit}, "
+            f"change {change:+.3f} {unit})",
+        ]
+        if "next_level_test" in extra:
+            nxt = float(extra["next_level_test"][i])
+            lines.append(
+                f"actual: {nxt:.2f} {unit} (error {last + change - nxt:+.3f} {unit}; "
+                f"naive no-change error {last - nxt:+.3f} {unit})"
+            )
+        return lines
+    return [
+        f"{head}{when}",
+        f"forecast: {change:.4g} {unit}; actual {actual:.4g} {unit} "
+        f"(error {change - actual:+.4g} {unit})",
+    ]
+
+
+def _family_plot(e: Any, family: str) -> Any:
+    from explain import plots
+
+    kind = e.zoo_info.input_kind
+    if family == "gan":
+        return plots.gan_sample(e, index=0)
+    if kind == "image":
+        return plots.image(e, index=0)
+    if kind == "sequence":
+        return plots.sequence_heatmap(e, index=0)
+    return plots.waterfall(e, index=0)
+
+
+def _png_path(out: str | Path | None, default: str) -> Path:
+    if out is None:
+        return Path.cwd() / default
+    path = Path(out)
+    if path.is_dir() or str(out).endswith(os.sep):
+        return path / default
+    if path.suffix.lower() != ".png":
+        raise DataError(f"--out {out} must end in .png (the plot is written as PNG)")
+    return path
+
+
+def _save_figure(fig: Any, path: Path) -> None:
+    """Write ``fig`` as PNG atomically (temp file + rename), then close it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise ZooError(
+            f"cannot write {path} ({err.strerror or err}); expected a writable folder; "
+            "pass another --out"
+        ) from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fig.savefig(fh, format="png", dpi=120)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        fig.clear()
