@@ -46,6 +46,11 @@ FAMILY_OPTIONS: dict[str, tuple[str, ...]] = {
     "d_optimizer": ("gan",),
     "g_optimizer": ("gan",),
     "fid_samples": ("gan",),
+    # The GAN has no validation loss to stop on or schedule by.
+    "early_stopping": ("cnn", "rnn", "mlp"),
+    "monitor": ("cnn", "rnn", "mlp"),
+    "schedule": ("cnn", "rnn", "mlp"),
+    "validation_fraction": ("cnn", "rnn", "mlp"),
 }
 
 # Losses a classifier or a GAN may use, by what their labels look like.
@@ -118,7 +123,7 @@ class TrainConfig:
     window: int = 52
     # GAN
     latent_dim: int = 32
-    gan_filters: int = 64
+    gan_filters: int = 32
     d_optimizer: str = ""
     g_optimizer: str = ""
     d_learning_rate: float = 0.0

@@ -258,8 +258,20 @@ register(
     task="generation",
     dataset="digits-signed",
     summary="DCGAN generating 8x8 digits; Fréchet distance in cnn-digits' feature space",
-    defaults=dict(loss="binary_crossentropy", epochs=60, batch_size=64),
-    quick=dict(epochs=30),
+    # Measured in cnn-digits' feature space: FID 7-8x below the untrained generator's
+    # after 40 epochs for both losses, ~6x after 20. Adam uses beta_1 = 0.5 (DCGAN).
+    defaults=dict(
+        loss="binary_crossentropy",
+        latent_dim=16,
+        gan_filters=32,
+        batch_norm=True,
+        dropout=0.3,
+        learning_rate=2e-4,
+        epochs=40,
+        batch_size=64,
+        steps_per_execution=8,
+    ),
+    quick=dict(epochs=20),
     needs=("cnn-digits",),
 )
 # Keras' own datasets: opt-in downloads (or a file already in Keras' cache).

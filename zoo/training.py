@@ -392,27 +392,40 @@ def _build_gan(cfg: TrainConfig, data: Dataset, store: Store) -> Any:
         l1=cfg.l1,
         l2=cfg.l2,
     )
+    # The discriminator is twice as wide as the generator's last block (tuned pairing).
     discriminator = gan.build_discriminator(
-        filters=cfg.gan_filters,
-        l1=cfg.l1,
-        l2=cfg.l2,
-        dropout=cfg.dropout,
+        filters=2 * cfg.gan_filters, l1=cfg.l1, l2=cfg.l2, dropout=cfg.dropout
     )
     net = gan.GAN(generator, discriminator, latent_dim=cfg.latent_dim, seed=cfg.seed)
     net.compile(
-        d_optimizer=make_optimizer(
-            cfg.d_optimizer or cfg.optimizer, cfg.d_learning_rate or cfg.learning_rate
-        ),
-        g_optimizer=make_optimizer(
-            cfg.g_optimizer or cfg.optimizer, cfg.g_learning_rate or cfg.learning_rate
-        ),
+        d_optimizer=_gan_optimizer(cfg, cfg.d_optimizer, cfg.d_learning_rate),
+        g_optimizer=_gan_optimizer(cfg, cfg.g_optimizer, cfg.g_learning_rate),
         loss=GAN_LOSSES[cfg.loss],
+        steps_per_execution=cfg.steps_per_execution,
     )
     features = gan_feature_fn(store, seed=cfg.seed)
     real = np.concatenate([data.x_val, data.x_test])
     noise = np.random.default_rng(cfg.seed).normal(size=(64, cfg.latent_dim)).astype("float32")
-    net.monitor = gan.GanMonitor(features, real, noise, n_fid=cfg.fid_samples)
+    net.monitor = gan.GanMonitor(
+        features, real, noise, n_fid=min(cfg.fid_samples, len(real)), seed=cfg.seed
+    )
     return net
+
+
+def _gan_optimizer(cfg: TrainConfig, name: str, learning_rate: float) -> Any:
+    # One fresh optimizer per network; the shared options apply to both.
+    opt = make_optimizer(
+        name or cfg.optimizer,
+        learning_rate or cfg.learning_rate,
+        momentum=cfg.momentum,
+        nesterov=cfg.nesterov,
+        weight_decay=cfg.weight_decay,
+    )
+    if hasattr(opt, "beta_1"):
+        # Adam-style optimizers: beta_1 = 0.5 keeps the two players' updates from
+        # building up momentum against each other (DCGAN paper; tuned here too).
+        opt.beta_1 = 0.5
+    return opt
 
 
 def gan_feature_fn(store: Store, *, seed: int = 0) -> Callable[[np.ndarray], np.ndarray]:
