@@ -134,3 +134,12 @@ def test_forecaster_loss_and_linear_output(tmp_path):
     assert run.model.loss is keras.losses.huber
     assert run.model.get_layer("output").activation.__name__ == "linear"
     assert np.isfinite(run.metrics["mse"])
+
+
+@pytest.mark.parametrize(
+    ("strategy", "expected"),
+    [("default", "_DefaultDistributionStrategy"), ("one_device", "OneDeviceStrategy")],
+)
+def test_model_is_built_in_the_configured_distribution_strategy(tmp_path, strategy, expected):
+    run = zoo.train("mlp-cancer", store=tmp_path, epochs=1, strategy=strategy)
+    assert type(run.model.distribute_strategy).__name__ == expected
