@@ -3,12 +3,17 @@
 Cheap to import: tensorflow, keras, shap and matplotlib load on first use.
 
 Example:
-    >>> import explain, zoo                                   # doctest: +SKIP
-    >>> m = zoo.load("cnn-digits")                            # doctest: +SKIP
-    >>> e = explain.explain(m, m.dataset().x_test[:8])        # doctest: +SKIP
-    >>> explain.info(e).method, explain.fidelity(m, e)["sanity_passed"]  # doctest: +SKIP
-    ('expected_gradients', True)
-    >>> fig = explain.plots.image(e, index=0)                 # doctest: +SKIP
+    >>> import explain, zoo
+    >>> m = zoo.load("cnn-digits")
+    >>> e = explain.explain(m, m.dataset().x_test[:2])
+    >>> explain.info(e).method, e.values.shape
+    ('expected_gradients', (2, 8, 8, 1, 10))
+    >>> r = explain.fidelity(m, e)
+    >>> r["rank_corr_trained"] > 0.9, abs(r["rank_corr_randomized"]) < 0.5
+    (True, True)
+    >>> fig = explain.plots.image(e, index=0)
+    >>> len(fig.axes)  # the input, the 3 top classes, a colorbar
+    5
 """
 
 from __future__ import annotations

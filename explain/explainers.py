@@ -20,11 +20,13 @@ Three estimators sit behind one call, :func:`explain`:
 ``"gradient"``
     ``shap.GradientExplainer`` as shap ships it (the reference for our fast path).
 
-``"auto"`` picks ``"expected_gradients"`` for every family: measured here (2 CPU cores,
-warm, per explained input, all outputs) it is the fastest on every family — CNN 10 ms vs
-shap Deep 20-40 ms vs shap Gradient 90 ms; GRU 15 ms vs shap Gradient 95 ms (Deep
-impossible); MLP 0.1 ms vs Deep 0.6 ms — and it is the only one that is safe next to a
-training run in another thread.
+``"auto"`` picks ``"expected_gradients"`` for every family: per explained input (warm, all
+outputs, 2 CPU cores) it was the fastest on every family the latency benchmark covers —
+several times faster than shap Deep and shap Gradient on the CNN, than shap Gradient on
+the GRU (Deep cannot run there) and on the GAN's discriminator; for the measured
+milliseconds see ``bench/results/explain_latency.json`` (``python bench/explain_latency.py``
+regenerates it; absolute figures vary with machine load) — and it is the only one that is
+safe next to a training run in another thread.
 
 Heavy modules (tensorflow, keras, shap) are imported inside the functions that need them.
 """
@@ -61,10 +63,14 @@ RANGE_TOLERANCE = 1.0  # allowed: training range widened by this many spans each
 CACHE_FORMAT = 1
 _FLOAT_BUDGET = 2_000_000  # floats in one (batch x nsamples x input) block: ~50 MB peak
 _MAX_EXPLAINERS = 16
+_MAX_RANDOMIZED = 4  # randomized clones (+ their explainers) kept for explain.fidelity
 
 _SHAP_LOCK = threading.RLock()  # shap's TF explainers patch global state; one at a time
 _CACHE_LOCK = threading.RLock()
 _EXPLAINERS: OrderedDict[tuple, _Explainer] = OrderedDict()
+# explain.fidelity's randomized clones: key -> (weakref to the trained model, clone target,
+# its explainer, background key); an LRU of _MAX_RANDOMIZED entries, see fidelity.py
+_RANDOMIZED: OrderedDict[tuple, tuple[Any, Any, Any, str]] = OrderedDict()
 _TRAIN_STATS: dict[str, _TrainStats] = {}
 
 _RNN_NAMES = ("RNN", "LSTM", "GRU", "SimpleRNN", "ConvLSTM")
@@ -119,9 +125,14 @@ def info(explanation: Any) -> ExplanationInfo:
     """Return the :class:`ExplanationInfo` that :func:`explain` attached to an Explanation.
 
     Example:
-        >>> e = explain.explain(trained, x)                 # doctest: +SKIP
-        >>> explain.info(e).method, explain.info(e).additivity["max"]  # doctest: +SKIP
-        ('expected_gradients', 0.04)
+        >>> import explain
+        >>> m = zoo.load("mlp-cancer")
+        >>> e = explain.explain(m, m.dataset().x_test[:2])
+        >>> meta = explain.info(e)
+        >>> meta.method, meta.output_names, meta.predictions.shape
+        ('expected_gradients', ('benign',), (2, 1))
+        >>> meta.additivity["relative"] < 0.5
+        True
     """
     _require_explanation(explanation)
     meta = getattr(explanation, "zoo_info", None)
@@ -833,7 +844,7 @@ def _get_explainer(
 
 
 def clear_cache() -> None:
-    """Forget every in-process explainer (the disk cache stays).
+    """Forget every in-process explainer and randomized clone (the disk cache stays).
 
     Example:
         >>> import explain
@@ -841,6 +852,7 @@ def clear_cache() -> None:
     """
     with _CACHE_LOCK:
         _EXPLAINERS.clear()
+        _RANDOMIZED.clear()
         _TRAIN_STATS.clear()
 
 
@@ -919,11 +931,13 @@ def explain(
         ZooError: an unusable target or method (e.g. ``"deep"`` on an LSTM).
 
     Example:
-        >>> import explain, zoo                                      # doctest: +SKIP
-        >>> m = zoo.load("cnn-digits")                               # doctest: +SKIP
-        >>> e = explain.explain(m, m.dataset().x_test[:8])           # doctest: +SKIP
-        >>> e.values.shape, e.base_values.shape                      # doctest: +SKIP
-        ((8, 8, 8, 1, 10), (8, 10))
+        >>> import explain, zoo
+        >>> m = zoo.load("cnn-digits")
+        >>> e = explain.explain(m, m.dataset().x_test[:2], y=m.dataset().y_test[:2])
+        >>> e.values.shape, e.base_values.shape
+        ((2, 8, 8, 1, 10), (2, 10))
+        >>> e.output_names[:3], explain.info(e).method
+        (['0', '1', '2'], 'expected_gradients')
     """
     t = _resolve_target(target, output_names, feature_names)
     if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
@@ -960,6 +974,7 @@ def _explain_prepared(
     progress: Callable[[int, int], None] | None,
     check_range: bool,
     use_cache: bool = True,
+    prepared: tuple[_Explainer, str] | None = None,
 ) -> shap.Explanation:
     outputs = _resolve_outputs(t, output)
     labels = _labels(t, y, len(xs))
@@ -973,7 +988,10 @@ def _explain_prepared(
             )
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise DataError(f"seed={seed!r}; expected an integer >= 0")
-    explainer, bg_key = _get_explainer(t, resolved, background, nsamples, outputs, use_cache)
+    if prepared is not None:  # an explainer the caller built (and caches) for t.model
+        explainer, bg_key = prepared
+    else:
+        explainer, bg_key = _get_explainer(t, resolved, background, nsamples, outputs, use_cache)
     if check_range:
         _check_range(t, xs, explainer.lo, explainer.hi, explainer.range_tolerance)
 
@@ -1139,9 +1157,13 @@ def explain_test_split(
     explanation is computed and returned uncached.
 
     Example:
-        >>> e = explain.explain_test_split(zoo.load("lstm-co2"))      # doctest: +SKIP
-        >>> explain.info(e).cache_file                               # doctest: +SKIP
-        '.../lstm-co2/2/explain/test-expected_gradients-3f2a....npz'
+        >>> import explain
+        >>> m = zoo.load("lstm-co2")
+        >>> e = explain.explain_test_split(m, limit=4, nsamples=20)
+        >>> e.values.shape, explain.info(e).cache_file
+        ((4, 52, 1, 1), '.../lstm-co2/.../explain/test-expected_gradients-....npz')
+        >>> explain.info(explain.explain_test_split(m, limit=4, nsamples=20)).cached
+        True
     """
     t = _resolve_target(trained)
     if t.trained is None:
@@ -1220,9 +1242,10 @@ def global_importance(
     ``(*input_shape, K)``, ``base_values`` ``(K,)``; ``info(e).scope == "global"``.
 
     Example:
-        >>> g = explain.global_importance(zoo.load("mlp-cancer"))     # doctest: +SKIP
-        >>> g.values.shape                                           # doctest: +SKIP
-        (30, 1)
+        >>> import explain
+        >>> g = explain.global_importance(zoo.load("mlp-cancer"))
+        >>> g.values.shape, g.base_values.shape, explain.info(g).scope
+        ((30, 1), (1,), 'global')
     """
     import shap
 

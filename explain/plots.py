@@ -4,12 +4,17 @@ Every function takes a ``shap.Explanation`` (unsliced, as ``explain`` returns it
 the sample with ``index=``), returns a ``matplotlib.figure.Figure`` and never touches
 pyplot's global state, so it works under the ``Agg`` backend, in threads, and in the
 dashboard (``st.pyplot(fig)``). Colours: red supports the explained output, blue
-opposes it.
+opposes it. The per-sample plots (``image``, ``gan_sample``, ``sequence_heatmap``,
+``waterfall``) take ``label=`` to name the sample in the title (e.g. ``"test #17"``) where
+its position in the explained batch says little.
 
 Example:
-    >>> from explain import plots                             # doctest: +SKIP
-    >>> fig = plots.image(e, index=0)                         # doctest: +SKIP
-    >>> fig.savefig("digit.png")                              # doctest: +SKIP
+    >>> import explain
+    >>> from explain import plots
+    >>> m = zoo.load("cnn-digits")
+    >>> e = explain.explain(m, m.dataset().x_test[:2])
+    >>> fig = plots.image(e, index=0)
+    >>> fig.savefig("digit.png")
 """
 
 from __future__ import annotations
@@ -146,18 +151,30 @@ def _gray(data: np.ndarray) -> np.ndarray:
 
 
 def image(
-    e: Any, index: int = 0, classes: Sequence[int | str] | None = None, max_classes: int = 3
+    e: Any,
+    index: int = 0,
+    classes: Sequence[int | str] | None = None,
+    max_classes: int = 3,
+    label: str | None = None,
 ) -> Any:
     """The input image next to one attribution overlay per class.
 
     Default classes: the predicted class first, then the true class (when known and
     different), then the next highest-scoring outputs, ``max_classes`` in all. Axes: the
-    input, one per class, one colorbar (``len(classes) + 2``).
+    input, one per class, one colorbar (``len(classes) + 2``). ``label`` names the sample
+    in the input's title (default ``"input"``).
 
     Example:
-        >>> fig = plots.image(explain.explain(m, x), index=0)     # doctest: +SKIP
-        >>> len(fig.axes)                                       # doctest: +SKIP
-        5
+        >>> import explain
+        >>> from explain import plots
+        >>> m = zoo.load("cnn-digits")
+        >>> d = m.dataset()
+        >>> e = explain.explain(m, d.x_test[:2], y=d.y_test[:2])
+        >>> fig = plots.image(e, index=1, label="test #1")
+        >>> len(fig.axes), fig.axes[0].get_title().startswith("test #1\\ntrue: ")
+        (5, True)
+        >>> len(plots.image(e, index=0, classes=["3", 8]).axes)
+        4
     """
     meta = _meta(e)
     if _kind(e, meta) != "image":
@@ -189,7 +206,7 @@ def image(
     ax0 = axes[0]
     if data is not None:
         ax0.imshow(_gray(data), cmap="gray_r")
-    title = "input"
+    title = "input" if label is None else str(label)
     if meta is not None and meta.y_true is not None:
         title += f"\ntrue: {_class_label(meta, int(meta.y_true[i]))}"
     ax0.set_title(title, fontsize=9)
@@ -214,14 +231,19 @@ def image(
     return fig
 
 
-def gan_sample(e: Any, index: int = 0) -> Any:
+def gan_sample(e: Any, index: int = 0, label: str | None = None) -> Any:
     """A (generated or real) sample next to what drives the discriminator's verdict.
 
     Axes: the sample, its attribution overlay for the real-vs-fake logit, a colorbar (3).
+    ``label`` titles the sample (default ``"sample"``).
 
     Example:
-        >>> e = explain.explain(zoo.load("gan-digits"), 8)       # doctest: +SKIP
-        >>> fig = plots.gan_sample(e, index=2)                  # doctest: +SKIP
+        >>> import explain
+        >>> from explain import plots
+        >>> e = explain.explain(zoo.load("gan-digits"), 2)  # 2 generated samples
+        >>> fig = plots.gan_sample(e, index=1, label="generated #1")
+        >>> len(fig.axes), fig.axes[0].get_title(), "real score" in fig.axes[1].get_title()
+        (3, 'generated #1', True)
     """
     meta = _meta(e)
     if _kind(e, meta) != "image":
@@ -237,7 +259,7 @@ def gan_sample(e: Any, index: int = 0) -> Any:
     ax_img, ax_attr = fig.subplots(1, 2)
     signed = float(data.min()) < 0  # discriminator inputs live in [-1, 1]
     ax_img.imshow(_gray(data), cmap="gray_r", vmin=-1.0 if signed else 0.0, vmax=1.0)
-    ax_img.set_title("sample", fontsize=9)
+    ax_img.set_title("sample" if label is None else str(label), fontsize=9)
     ax_attr.imshow(_gray(data), cmap="gray_r", alpha=0.35)
     im = ax_attr.imshow(attr, cmap=_CMAP, vmin=-vmax, vmax=vmax, alpha=0.8)
     score = _prediction(meta, i, 0)
@@ -256,15 +278,24 @@ def gan_sample(e: Any, index: int = 0) -> Any:
 # --------------------------------------------------------------------------- sequences
 
 
-def sequence_heatmap(e: Any, index: int = 0, output: int | str | None = None) -> Any:
+def sequence_heatmap(
+    e: Any, index: int = 0, output: int | str | None = None, label: str | None = None
+) -> Any:
     """Attributions over the input sequence for one output (default: the predicted one).
 
     Several features per step: the input and the attributions as time x feature heatmaps
     plus a colorbar (3 axes). One feature per step (the forecaster): the input series with
     each step coloured by its attribution, bars of attribution per step, a colorbar (3).
+    ``label`` prefixes the title with the sample's name (``"test #5: forecast = ..."``).
 
     Example:
-        >>> fig = plots.sequence_heatmap(explain.explain(lstm, x), index=0)  # doctest: +SKIP
+        >>> import explain
+        >>> from explain import plots
+        >>> m = zoo.load("lstm-co2")
+        >>> e = explain.explain(m, m.dataset().x_test[:2])
+        >>> fig = plots.sequence_heatmap(e, index=1, label="test #1")
+        >>> len(fig.axes), fig.axes[0].get_title()
+        (3, 'test #1: forecast = ... (base ...)')
     """
     meta = _meta(e)
     if _kind(e, meta) != "sequence":
@@ -282,6 +313,8 @@ def sequence_heatmap(e: Any, index: int = 0, output: int | str | None = None) ->
     p = _prediction(meta, i, k)
     base = float(np.asarray(e.base_values)[i, k])
     title = f"{names[k]}" + (f" = {p:.3g}" if p is not None else "") + f" (base {base:.3g})"
+    if label is not None:
+        title = f"{label}: {title}"
 
     if feats == 1:
         fig = _figure(7.5, 4.2)
@@ -321,15 +354,28 @@ def sequence_heatmap(e: Any, index: int = 0, output: int | str | None = None) ->
 
 
 def waterfall(
-    e: Any, index: int = 0, output: int | str | None = None, max_display: int = 12
+    e: Any,
+    index: int = 0,
+    output: int | str | None = None,
+    max_display: int = 12,
+    label: str | None = None,
 ) -> Any:
     """How each feature moves one prediction from the base value to the model output.
 
     Works for every kind (pixels and time steps are features). The smallest features
-    are pooled into one bar. One axes.
+    are pooled into one bar. One axes, titled ``"sample {index}: contributions to ..."``
+    or, with ``label``, ``"{label}: contributions to ..."``.
 
     Example:
-        >>> fig = plots.waterfall(explain.explain(mlp, x), index=3)  # doctest: +SKIP
+        >>> import explain
+        >>> from explain import plots
+        >>> m = zoo.load("mlp-cancer")
+        >>> e = explain.explain(m, m.dataset().x_test[:4])
+        >>> fig = plots.waterfall(e, index=3, max_display=8)
+        >>> len(fig.axes), len(fig.axes[0].get_yticklabels()), fig.axes[0].get_title()
+        (1, 8, 'sample 3: contributions to benign')
+        >>> plots.waterfall(e, index=3, label="test #3").axes[0].get_title()
+        'test #3: contributions to benign'
     """
     meta = _meta(e)
     kind = _kind(e, meta)
@@ -371,7 +417,8 @@ def waterfall(
     fx = _prediction(meta, i, k)
     shown = fx if fx is not None else pos
     ax.set_xlabel(f"{names[k]}:  base {base:.3g}  →  f(x) {shown:.3g}")
-    ax.set_title(f"sample {i}: contributions to {names[k]}", fontsize=10)
+    who = f"sample {i}" if label is None else str(label)
+    ax.set_title(f"{who}: contributions to {names[k]}", fontsize=10)
     return fig
 
 
@@ -381,7 +428,12 @@ def beeswarm(e: Any, output: int | str | None = None, max_display: int = 12) -> 
     Axes: the swarm and (when the Explanation has data) a feature-value colorbar.
 
     Example:
-        >>> fig = plots.beeswarm(explain.explain(mlp, x_test))       # doctest: +SKIP
+        >>> import explain
+        >>> from explain import plots
+        >>> m = zoo.load("mlp-cancer")
+        >>> fig = plots.beeswarm(explain.explain(m, m.dataset().x_test[:8]), max_display=5)
+        >>> len(fig.axes), len(fig.axes[0].get_yticklabels())
+        (2, 5)
     """
     meta = _meta(e)
     kind = _kind(e, meta)
@@ -429,7 +481,12 @@ def global_importance(
     output (1 axes). Tabular: horizontal bars of the top features, stacked per output (1).
 
     Example:
-        >>> fig = plots.global_importance(explain.global_importance(m))  # doctest: +SKIP
+        >>> import explain
+        >>> from explain import plots
+        >>> m = zoo.load("mlp-cancer")
+        >>> fig = plots.global_importance(explain.global_importance(m), max_display=5)
+        >>> len(fig.axes), len(fig.axes[0].get_yticklabels())
+        (1, 5)
     """
     from .explainers import global_importance as aggregate
 

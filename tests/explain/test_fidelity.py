@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
+import time
+
 import numpy as np
 import pytest
 
 import explain
 from explain.fidelity import randomized_clone, rank_correlation
 from zoo.errors import DataError
+
+# the module, not the function that `explain.fidelity` names (import ... as would give that)
+fidelity_module = importlib.import_module("explain.fidelity")
 
 
 @pytest.mark.parametrize("name", ["cnn-digits", "gru-digits", "mlp-cancer"])
@@ -62,3 +68,61 @@ def test_rank_correlation_and_input_checks(load_model):
     with pytest.raises(DataError, match="background array"):
         explain.fidelity(m.model, e)
     assert explain.fidelity(m.model, e, background=m.dataset().x_train[:50])["sanity_passed"]
+
+
+@pytest.fixture
+def clones_built(monkeypatch):
+    """A list that grows by one each time fidelity builds a randomized clone."""
+    built: list[int] = []
+    real = fidelity_module.randomized_clone
+
+    def counting(*args, **kwargs):
+        built.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fidelity_module, "randomized_clone", counting)
+    return built
+
+
+def test_second_fidelity_call_reuses_the_randomized_clone(load_model, clones_built):
+    m = load_model("gru-digits")
+    e = explain.explain(m, m.dataset().x_test[:4])
+    # seed 7: a clone no other test asked for, so the first call really builds one
+    start = time.perf_counter()
+    first = explain.fidelity(m, e, seed=7)
+    cold = time.perf_counter() - start
+    start = time.perf_counter()
+    second = explain.fidelity(m, e, seed=7)
+    warm = time.perf_counter() - start
+    assert len(clones_built) == 1  # the clone and its explainer were built once
+    assert warm < cold / 3, (cold, warm)
+    assert second == first  # same clone, same explainer: the very same figures
+    assert second["rank_corr_randomized"] == first["rank_corr_randomized"]
+
+
+def test_randomized_clones_cache_is_keyed_bounded_and_cleared(load_model, clones_built):
+    m = load_model("mlp-cancer")
+    x, bg = m.dataset().x_test[:2], m.dataset().x_train[:20]
+    e = explain.explain(m, x)
+    explain.clear_cache()
+    first = explain.fidelity(m, e)
+    assert explain.fidelity(m, e) == first and len(clones_built) == 1
+    explain.fidelity(m, e, seed=1)  # another seed: another clone
+    assert len(clones_built) == 2
+    explain.clear_cache()  # forgets the clones too
+    assert fidelity_module._RANDOMIZED == {}
+    assert explain.fidelity(m, e) == first and len(clones_built) == 3
+
+    for seed in range(fidelity_module._MAX_RANDOMIZED + 2):  # bounded: oldest out first
+        explain.fidelity(m, e, seed=seed)
+    assert len(fidelity_module._RANDOMIZED) == fidelity_module._MAX_RANDOMIZED
+    assert not any(k[1] == 1234 for k in fidelity_module._RANDOMIZED)  # seed 0 evicted
+
+    # a plain keras.Model is keyed by identity, held weakly
+    plain = explain.explain(m.model, x, background=bg)
+    before = len(clones_built)
+    r = explain.fidelity(m.model, plain, background=bg)
+    assert explain.fidelity(m.model, plain, background=bg) == r
+    assert len(clones_built) == before + 1
+    (entry,) = [v for k, v in fidelity_module._RANDOMIZED.items() if k[0] == f"id:{id(m.model)}"]
+    assert entry[0]() is m.model

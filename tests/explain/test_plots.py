@@ -104,3 +104,32 @@ def test_plots_reject_non_explanations(explained):
     e = explained["mlp-cancer"]
     bare = shap.Explanation(values=np.asarray(e.values), base_values=e.base_values, data=e.data)
     _check(plots.waterfall(bare, index=0), 1)
+
+
+def test_per_sample_plots_take_a_label(explained):
+    wf = plots.waterfall(explained["mlp-cancer"], index=2)
+    assert wf.axes[0].get_title().startswith("sample 2: contributions to ")  # default kept
+    wf = plots.waterfall(explained["mlp-cancer"], index=2, label="test #17")
+    assert wf.axes[0].get_title().startswith("test #17: contributions to ")
+    assert "sample 2" not in wf.axes[0].get_title()
+
+    img = plots.image(explained["cnn-digits"], index=1)
+    assert img.axes[0].get_title().startswith("input\ntrue: ")
+    img = plots.image(explained["cnn-digits"], index=1, label="test #17")
+    assert img.axes[0].get_title().startswith("test #17\ntrue: ")
+    _check(img, 5)
+
+    seq = plots.sequence_heatmap(explained["lstm-co2"], index=1, label="week 40")
+    assert seq.axes[0].get_title().startswith("week 40: forecast")
+    assert (
+        plots.sequence_heatmap(explained["lstm-co2"], index=1)
+        .axes[0]
+        .get_title()
+        .startswith("forecast")
+    )
+    multi = plots.sequence_heatmap(explained["gru-digits"], index=0, label="test #3")
+    assert multi.axes[1].get_title().startswith("test #3: ")
+
+    gan = plots.gan_sample(explained["gan-digits"], index=0, label="real #0")
+    assert gan.axes[0].get_title() == "real #0"
+    assert plots.gan_sample(explained["gan-digits"], index=0).axes[0].get_title() == "sample"
