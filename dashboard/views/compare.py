@@ -12,16 +12,32 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, ui
+from zoo.registry import get_spec
 from zoo.summary import headline
 
 PICK_KEY = "compare_refs"
 
 
+def _task(ref: str) -> str:
+    return get_spec(ref.partition("@")[0]).task
+
+
 def _default(refs: list[str]) -> list[str]:
+    """Two versions of the selected entry, else two runs of one task (their curves overlay).
+
+    A classifier and the GAN share no per-epoch quantity, so `refs[:2]` (cnn-digits and
+    gan-digits in zoo order) would show no curves at all.
+    """
     selected = st.session_state.get(ui.SELECTED, "")
     name = selected.partition("@")[0]
     same = [r for r in refs if r.partition("@")[0] == name]
-    return same[:2] if len(same) >= 2 else refs[:2]
+    if len(same) >= 2:
+        return same[:2]
+    for first in [*same, *refs]:
+        alike = [r for r in refs if r != first and _task(r) == _task(first)]
+        if alike:
+            return [first, alike[0]]
+    return refs[:2]
 
 
 def _fmt(value: Any) -> str:

@@ -6,7 +6,6 @@ import importlib
 from types import ModuleType
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from dashboard import data, ui
 
@@ -69,7 +68,7 @@ def body() -> None:
     )
     st.caption(f"{len(html) / 1024:.0f} KiB, self-contained (images inline).")
     with st.expander("Preview"):
-        components.html(html, height=700, scrolling=True)
+        st.iframe(html, height=700)
 
 
 ui.run_page(body)
