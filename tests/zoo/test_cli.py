@@ -100,3 +100,8 @@ def test_errors_are_one_clear_line(argv, message, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("zoo: error: ") and message in err and "Traceback" not in err
     assert not list(tmp_path.glob("*/*"))  # nothing trained, nothing half-written
+
+
+def test_store_flag_is_accepted_after_the_subcommand(tmp_path, capsys):
+    assert main(["list", "--store", str(tmp_path / "elsewhere")]) == 0
+    assert f"store: {tmp_path / 'elsewhere'}" in capsys.readouterr().out
