@@ -44,6 +44,31 @@ def dense_block(
     return x
 
 
+def dense_head(
+    x: Any,
+    dense_units: tuple[int, ...],
+    *,
+    activation: str,
+    l1: float,
+    l2: float,
+    dropout: float,
+    batch_norm: bool,
+) -> Any:
+    """One `dense_block` per entry of `dense_units`, named dense0, dense1, ..."""
+    for i, units in enumerate(dense_units):
+        x = dense_block(
+            x,
+            units,
+            activation=activation,
+            l1=l1,
+            l2=l2,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            name=f"dense{i}",
+        )
+    return x
+
+
 def output_layer(x: Any, n_outputs: int, activation: str, l1: float, l2: float) -> Any:
     """The prediction head: softmax / sigmoid / linear units."""
     from keras import layers

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoo.models._layers import dense_block, output_layer, regularizer
+from zoo.models._layers import dense_head, output_layer, regularizer
 
 
 def build_cnn(
@@ -64,16 +64,8 @@ def build_cnn(
         if dropout:
             x = layers.SpatialDropout2D(dropout / 2, name=f"conv{i}_dropout")(x)
     x = layers.GlobalAveragePooling2D(name="pool")(x) if side > 2 else layers.Flatten()(x)
-    for i, units in enumerate(dense_units):
-        x = dense_block(
-            x,
-            units,
-            activation=activation,
-            l1=l1,
-            l2=l2,
-            dropout=dropout,
-            batch_norm=batch_norm,
-            name=f"dense{i}",
-        )
+    x = dense_head(
+        x, dense_units, activation=activation, l1=l1, l2=l2, dropout=dropout, batch_norm=batch_norm
+    )
     outputs = output_layer(x, n_outputs, output_activation, l1, l2)
     return keras.Model(inputs, outputs, name="cnn")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoo.models._layers import dense_block, output_layer
+from zoo.models._layers import dense_head, output_layer
 
 
 def build_mlp(
@@ -29,16 +29,8 @@ def build_mlp(
 
     inputs = keras.Input(shape=input_shape, name="features")
     x = inputs
-    for i, units in enumerate(dense_units):
-        x = dense_block(
-            x,
-            units,
-            activation=activation,
-            l1=l1,
-            l2=l2,
-            dropout=dropout,
-            batch_norm=batch_norm,
-            name=f"dense{i}",
-        )
+    x = dense_head(
+        x, dense_units, activation=activation, l1=l1, l2=l2, dropout=dropout, batch_norm=batch_norm
+    )
     outputs = output_layer(x, n_outputs, output_activation, l1, l2)
     return keras.Model(inputs, outputs, name="mlp")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoo.models._layers import dense_block, output_layer, regularizer
+from zoo.models._layers import dense_head, output_layer, regularizer
 
 
 def build_rnn(
@@ -54,16 +54,8 @@ def build_rnn(
         x = layers.Bidirectional(rnn, name=f"bi{cell}{i}")(x) if bidirectional else rnn(x)
     if batch_norm:
         x = layers.BatchNormalization(name="rnn_bn")(x)
-    for i, n in enumerate(dense_units):
-        x = dense_block(
-            x,
-            n,
-            activation=activation,
-            l1=l1,
-            l2=l2,
-            dropout=dropout,
-            batch_norm=batch_norm,
-            name=f"dense{i}",
-        )
+    x = dense_head(
+        x, dense_units, activation=activation, l1=l1, l2=l2, dropout=dropout, batch_norm=batch_norm
+    )
     outputs = output_layer(x, n_outputs, output_activation, l1, l2)
     return keras.Model(inputs, outputs, name=f"{'bi' if bidirectional else ''}{cell}")
