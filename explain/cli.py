@@ -14,14 +14,15 @@ Example:
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from zoo.errors import DataError, ZooError
+from zoo.store import atomic_write_bytes
 
 TOP_K = 5
 
@@ -262,21 +263,15 @@ def _png_path(out: str | Path | None, default: str) -> Path:
 
 def _save_figure(fig: Any, path: Path) -> None:
     """Write ``fig`` as PNG atomically (temp file + rename), then close it."""
+    buf = io.BytesIO()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fig.savefig(buf, format="png", dpi=120)
+    finally:
+        fig.clear()
+    try:
+        atomic_write_bytes(path, buf.getvalue())
     except OSError as err:
         raise ZooError(
             f"cannot write {path} ({err.strerror or err}); expected a writable folder; "
             "pass another --out"
         ) from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=120)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    finally:
-        fig.clear()

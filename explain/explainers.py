@@ -35,9 +35,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
-import os
-import tempfile
 import threading
 import time
 import warnings
@@ -51,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zoo.errors import DataError, ZooError
+from zoo.store import atomic_write_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
     import shap
@@ -1109,17 +1109,9 @@ def _save(path: Path, e: shap.Explanation) -> None:
         val = getattr(meta, name)
         if val is not None:
             arrays[name] = np.asarray(val)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _load(path: Path) -> shap.Explanation:

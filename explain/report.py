@@ -30,7 +30,6 @@ import os
 import platform
 import re
 import sys
-import tempfile
 import time
 import types
 from pathlib import Path
@@ -39,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from zoo.errors import DataError, ZooError
+from zoo.store import atomic_write_bytes
 
 DEFAULT_SAMPLES = 6
 MAX_SAMPLES = 48
@@ -153,23 +153,12 @@ def write_report(trained: Any, out: str | Path, **kw: Any) -> Path:
         out = out / default_filename(trained)
     html = build_report(trained, **kw)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+        atomic_write_bytes(out, html.encode("utf-8"))
     except OSError as err:
         raise ZooError(
             f"cannot write the report to {out} ({err.strerror or err}); expected a writable "
             "folder; pass another --out path"
         ) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return out
 
 

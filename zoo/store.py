@@ -116,22 +116,42 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a text file so readers see the old content or the new, never a part.
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write a file so readers see the old content or the new, never a part.
+
+    Parent folders are created; the data is fsynced before the rename publishes it.
+    OSError (e.g. a read-only folder) propagates for the caller to explain.
 
     Example:
         >>> import tempfile
-        >>> p = Path(tempfile.mkdtemp()) / "a.txt"
-        >>> atomic_write_text(p, "hi"); p.read_text()
-        'hi'
+        >>> p = atomic_write_bytes(Path(tempfile.mkdtemp()) / "sub" / "a.bin", b"hi")
+        >>> p.read_bytes()
+        b'hi'
     """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        tmp.write_text(text)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """`atomic_write_bytes` for UTF-8 text.
+
+    Example:
+        >>> import tempfile
+        >>> atomic_write_text(Path(tempfile.mkdtemp()) / "a.txt", "hi").read_text()
+        'hi'
+    """
+    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 class Store:
