@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
@@ -127,9 +126,6 @@ def test_compare_two_runs_shows_the_differing_options(open_page, frame):
     ]
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("explain.report") is None, reason="explain.report not written yet"
-)
 def test_report_page_offers_the_html(open_page):
     at = open_page("report", model="mlp-cancer@1")
     at.button(key="report_build").click().run()
