@@ -38,6 +38,8 @@ import urllib.request
 from datetime import date
 from pathlib import Path
 
+from _common import machine  # bench/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "dashboard.json"
 CHROMIUM = "/usr/bin/chromium"
@@ -93,19 +95,6 @@ DRAWN_JS = """
   return performance.now() - window.__zooDrawnSince >= quiet;
 }
 """
-
-
-def machine() -> str:
-    """CPU model and core count, e.g. 'x86_64 AMD EPYC cores=2'."""
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.machine()} {cpu} cores={os.cpu_count()}".strip()
 
 
 def free_port() -> int:

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import machine  # bench/ is on sys.path when run as a script
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -197,18 +198,6 @@ def bench_test_split_cache(m: Any, repeats: int) -> dict[str, Any]:
         "ratio_fresh_over_cached": f / c,
         "all_rounds_s": {"fresh": fresh, "cached": cached},
     }
-
-
-def machine() -> str:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.machine()} {cpu} cores={os.cpu_count()}".strip()
 
 
 def main() -> None:

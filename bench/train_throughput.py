@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import tempfile
 import time
 from pathlib import Path
+
+from _common import machine  # bench/ is on sys.path when run as a script
 
 import zoo
 from zoo._tf import keras as _keras
@@ -122,7 +123,7 @@ def main() -> None:
         },
         "zoo_load_s_median": round(sorted(load_times)[len(load_times) // 2], 4),
         "goal": "ratio >= 0.95; zoo.load well under 1 s",
-        "machine": f"{platform.machine()} {platform.processor() or ''} cores={_cores()}".strip(),
+        "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -134,12 +135,6 @@ def main() -> None:
         f"zoo.load        : {result['zoo_load_s_median'] * 1000:.0f} ms (median of 5)\n"
         f"wrote {RESULTS}"
     )
-
-
-def _cores() -> int:
-    import os
-
-    return os.cpu_count() or 0
 
 
 if __name__ == "__main__":

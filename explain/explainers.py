@@ -716,8 +716,10 @@ class _ExpectedGradients(_Explainer):
         return self._fn(*args).numpy()
 
 
-class _ShapDeep(_Explainer):
-    method = "deep"
+class _ShapBacked(_Explainer):
+    """An explainer that wraps one of shap's own (built under the shap lock)."""
+
+    shap_class = ""  # name of the shap explainer class
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -725,10 +727,15 @@ class _ShapDeep(_Explainer):
 
         with _SHAP_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self._shap = shap.DeepExplainer(self.model, self.background)
+            self._shap = getattr(shap, self.shap_class)(self.model, self.background)
 
     def batch_size(self) -> int:
         return 16
+
+
+class _ShapDeep(_ShapBacked):
+    method = "deep"
+    shap_class = "DeepExplainer"
 
     def attributions(self, x: np.ndarray, seed: int) -> np.ndarray:
         from tensorflow.python.eager import execute as tf_execute
@@ -743,19 +750,9 @@ class _ShapDeep(_Explainer):
         return _shap_to_array(vals, x.shape, self.outputs)
 
 
-class _ShapGradient(_Explainer):
+class _ShapGradient(_ShapBacked):
     method = "gradient"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        import shap
-
-        with _SHAP_LOCK, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self._shap = shap.GradientExplainer(self.model, self.background)
-
-    def batch_size(self) -> int:
-        return 16
+    shap_class = "GradientExplainer"
 
     def attributions(self, x: np.ndarray, seed: int) -> np.ndarray:
         with _SHAP_LOCK, warnings.catch_warnings():
