@@ -28,9 +28,23 @@ def curve_quantities(history: Mapping[str, Sequence[float]]) -> list[str]:
     return sorted(keys, key=lambda k: (k != "loss", k))
 
 
+# Marked epochs of the training curves, coloured like the report's figure.
+MARK_COLORS = {"best": "#2ca02c", "early stop": "#555555", "overfit from": "#d62728"}
+
+
 def _marks(marks: Mapping[str, int | None]) -> pd.DataFrame:
-    rows = [{"epoch": int(e), "mark": f"{label} ({int(e)})"} for label, e in marks.items() if e]
-    return pd.DataFrame(rows, columns=["epoch", "mark"])
+    """One row per marked epoch: its epoch, its legend label and its colour.
+
+    Example:
+        >>> _marks({"best": 20, "early stop": None, "overfit from": 21})["mark"].tolist()
+        ['best (20)', 'overfit from (21)']
+    """
+    rows = [
+        {"epoch": int(e), "mark": f"{label} ({int(e)})", "color": MARK_COLORS.get(label, "#555")}
+        for label, e in marks.items()
+        if e
+    ]
+    return pd.DataFrame(rows, columns=["epoch", "mark", "color"])
 
 
 def curves(
@@ -43,10 +57,14 @@ def curves(
     """Train vs validation `quantity` per epoch, the gap between them shaded, and
     vertical rules at marked epochs (best epoch, early stop, ...).
 
+    The marked epochs are named in a legend of their own, never in text at the rules:
+    neighbouring epochs (best 20, overfitting from 21) would print over each other.
+
     Example:
         >>> h = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]}
-        >>> curves(h, "loss", marks={"best epoch": 2}).to_dict()["layer"][0]["mark"]["type"]
-        'area'
+        >>> spec = curves(h, "loss", marks={"best": 1, "overfit from": 2}).to_dict()
+        >>> spec["layer"][0]["mark"]["type"], [l["mark"]["type"] for l in spec["layer"]][-1]
+        ('area', 'rule')
     """
     train = list(history.get(quantity, []))
     val = list(history.get(f"val_{quantity}", []))
@@ -85,17 +103,23 @@ def curves(
     layers.append(lines)
     marked = _marks(marks or {})
     if len(marked):
+        scale = alt.Scale(domain=list(marked["mark"]), range=list(marked["color"]))
         layers.append(
             alt.Chart(marked)
-            .mark_rule(strokeDash=[4, 3], color="#555")
-            .encode(x="epoch:Q", tooltip=["mark"])
+            .mark_rule(strokeDash=[4, 3], strokeWidth=1.5)
+            .encode(
+                x="epoch:Q",
+                color=alt.Color(
+                    "mark:N",
+                    scale=scale,
+                    sort=None,
+                    legend=alt.Legend(title="epochs", symbolType="stroke"),
+                ),
+                tooltip=["mark"],
+            )
         )
-        layers.append(
-            alt.Chart(marked)
-            .mark_text(align="left", dx=3, dy=-4, fontSize=10, color="#555")
-            .encode(x="epoch:Q", y=alt.value(8), text="mark")
-        )
-    return alt.layer(*layers).properties(height=height)
+    # Two legends: the splits (train / validation) and the marked epochs.
+    return alt.layer(*layers).resolve_scale(color="independent").properties(height=height)
 
 
 def series(
@@ -238,24 +262,49 @@ def forecast(frame: pd.DataFrame, unit: str = "") -> alt.Chart:
     )
 
 
-def bars(values: Mapping[str, float], *, title: str = "probability") -> alt.Chart:
-    """Horizontal bars, one per label (class probabilities).
+def bars(values: Mapping[str, float], *, title: str = "probability") -> alt.LayerChart:
+    """Horizontal bars on [0, 1], one row per label (class probabilities).
+
+    Each row has a grey track from 0 to 1 under its bar and the value written at the
+    track's end, so a class with a tiny probability still shows as a row with a readable
+    value (for a one-sigmoid model: both classes, 1 - p and p). The height grows with the
+    number of rows and includes the axis, which a fixed small height would squeeze the
+    bars out of.
 
     Example:
-        >>> bars({"a": 0.2, "b": 0.8}).mark.type
-        'bar'
+        >>> chart = bars({"malignant": 0.001, "benign": 0.999}).to_dict()
+        >>> [layer["mark"]["type"] for layer in chart["layer"]], chart["height"]
+        (['bar', 'bar', 'text'], {'step': 30})
     """
-    df = pd.DataFrame({"label": list(values), title: [float(v) for v in values.values()]})
-    return (
-        alt.Chart(df)
-        .mark_bar()
-        .encode(
-            y=alt.Y("label:N", sort=list(values), title=None, axis=alt.Axis(labelOverlap=False)),
-            x=alt.X(f"{title}:Q", scale=alt.Scale(domain=[0, 1])),
-            tooltip=["label", alt.Tooltip(f"{title}:Q", format=".3f")],
-        )
-        .properties(height=max(60, 22 * len(df)))
+    labels = [str(k) for k in values]
+    probs = [float(v) for v in values.values()]
+    df = pd.DataFrame(
+        {"label": labels, title: probs, "track": 1.0, "shown": [f"{v:.3f}" for v in probs]}
     )
+    y = alt.Y(
+        "label:N",
+        sort=labels,
+        title=None,
+        axis=alt.Axis(labelOverlap=False, labelLimit=240, labelFontSize=12),
+    )
+    scale = alt.Scale(domain=[0, 1], nice=False)
+    base = alt.Chart(df).encode(y=y)
+    track = base.mark_bar(color="#eeeeee", height={"band": 0.75}).encode(
+        x=alt.X("track:Q", scale=scale, title=title), tooltip=[]
+    )
+    bar = base.mark_bar(color="#1f77b4", height={"band": 0.75}).encode(
+        x=alt.X(f"{title}:Q", scale=scale),
+        tooltip=["label", alt.Tooltip(f"{title}:Q", format=".3f")],
+    )
+    text = base.mark_text(align="right", dx=-4, fontSize=12).encode(
+        x=alt.X("track:Q", scale=scale),
+        text="shown:N",
+        # the value sits at the track's end: white where the bar reaches under it
+        color=alt.condition(alt.datum[title] > 0.92, alt.value("white"), alt.value("#262730")),
+    )
+    # A step per row, not a total height: Streamlit fits the whole chart (axis, title and
+    # its padding included) into a fixed height, which squeezed two rows to nothing.
+    return alt.layer(track, bar, text).properties(height=alt.Step(30))
 
 
 def image_grid(

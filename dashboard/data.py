@@ -206,16 +206,15 @@ def forecast(root: str, ref: str) -> pd.DataFrame:
     Forecast level = last observed level + the predicted change (back in ppm); the
     naive forecast is "no change" (the last observed level).
     """
-    m = load(root, ref)
-    extra = m.dataset().extra
+    d = load(root, ref).dataset()
+    extra = d.extra
     out = test_outputs(root, ref)
-    mean, std = float(extra["target_mean"]), float(extra["target_std"])
     last = np.asarray(extra["last_level_test"], "float64")
     return pd.DataFrame(
         {
             "date": pd.to_datetime(np.asarray(extra["dates_test"])),
             "truth": np.asarray(extra["next_level_test"], "float64"),
-            "forecast": last + (out["pred"] * std + mean),
+            "forecast": last + d.to_units(out["pred"]),
             "naive (no change)": last,
         }
     )

@@ -2,8 +2,9 @@
 
 Images (PNG / JPEG) become one 8x8 grayscale digit in [0, 1], the format of the zoo's
 digits data (ink bright on a dark background). CSV files become rows of a tabular
-model's features or one window of a series model's input, in the units the model was
-trained on (standardized with the training split's statistics, which the dataset keeps).
+model's features or one window of a series model's input, as written (the data's own
+units); `Dataset.features_from_units` turns them into model input (standardized like the
+training data).
 """
 
 from __future__ import annotations
@@ -129,18 +130,11 @@ def _numbers(frame: object, columns: Sequence[str]) -> np.ndarray:
     return arr
 
 
-def csv_rows(
-    raw: bytes,
-    feature_names: Sequence[str],
-    *,
-    mean: np.ndarray | None = None,
-    std: np.ndarray | None = None,
-) -> np.ndarray:
+def csv_rows(raw: bytes, feature_names: Sequence[str]) -> np.ndarray:
     """Rows of a tabular model's features from a CSV whose header names every feature.
 
     Extra columns (an id, the label) are ignored; a missing feature is an error that
-    names it. With `mean` and `std` the values are raw measurements and get
-    standardized like the training data.
+    names it. The values are returned as written (raw measurements, float64).
 
     Example:
         >>> csv_rows(b"a,b\\n1,2\\n", ["a", "b"]).tolist()
@@ -155,24 +149,14 @@ def csv_rows(
             f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}; the header must "
             "name every feature (download the example CSV for the format)"
         )
-    x = _numbers(frame, names)
-    if mean is not None and std is not None:
-        x = (x - np.asarray(mean, "float64")) / np.asarray(std, "float64")
-    return x.astype("float32")
+    return _numbers(frame, names)
 
 
-def csv_window(
-    raw: bytes,
-    column: str,
-    length: int,
-    *,
-    mean: float | None = None,
-    std: float | None = None,
-) -> np.ndarray:
+def csv_window(raw: bytes, column: str, length: int) -> np.ndarray:
     """One input window (length, 1) of a series model from a CSV column, oldest first.
 
-    The column must hold exactly `length` numbers. With `mean` and `std` the values are
-    in the data's own units and get standardized like the training data.
+    The column must hold exactly `length` numbers, returned as written (the data's own
+    units, float64).
 
     Example:
         >>> csv_window(b"v\\n1\\n2\\n", "v", 2).shape
@@ -190,6 +174,4 @@ def csv_window(
             f"the CSV has {len(x)} value(s) in {column!r}; the model reads a window of exactly "
             f"{length}, oldest first"
         )
-    if mean is not None and std is not None:
-        x = (x - mean) / std
-    return x.astype("float32")[:, None]
+    return x[:, None]

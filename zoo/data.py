@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from zoo.errors import DataError
 
@@ -30,6 +31,13 @@ class Dataset:
     `y_*` hold integer class indices for classification and float targets of shape
     (n, 1) for regression. `description` says where the data comes from and how it was
     split; `extra` holds arrays some tasks need (e.g. the forecaster's raw levels).
+
+    Models see standardized data; people read data units. The conversion lives here and
+    nowhere else: `to_units` / `from_units` for targets (model output <-> data units, in
+    `unit`), `features_to_units` / `features_from_units` for inputs (model input <-> raw
+    values, in `feature_unit` where the features share one). Both are affine,
+    `data = scale * model + offset` (`target_scaling`, `feature_scaling`); the identity for
+    data that is not standardized (digits, class probabilities).
 
     Example:
         >>> d = load_dataset("digits")
@@ -50,6 +58,97 @@ class Dataset:
     feature_names: tuple[str, ...] | None = None
     description: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    unit: str = ""
+    feature_unit: str = ""
+    target_scaling: tuple[float, float] = (1.0, 0.0)
+    feature_scaling: tuple[Any, Any] = (1.0, 0.0)
+
+    @property
+    def target_scale(self) -> float:
+        """How much one model-output unit is in data units (`to_units(y) = scale * y + offset`).
+
+        Attributions of a regression target convert with it: a SHAP value `phi` of the
+        model output is `target_scale * phi` in `unit`, and the base value converts like a
+        prediction (`to_units(base)`), so attributions stay exactly additive.
+
+        Example:
+            >>> d = load_dataset("co2")
+            >>> bool(np.isclose(d.to_units(1.0) - d.to_units(0.0), d.target_scale))
+            True
+            >>> load_dataset("cancer").target_scale  # class probabilities: not scaled
+            1.0
+        """
+        return float(self.target_scaling[0])
+
+    def to_units(self, y: ArrayLike) -> np.ndarray:
+        """Model outputs (targets, predictions, base values) in data units (`unit`).
+
+        The inverse of `from_units`; the identity for classifiers.
+
+        Example:
+            >>> d = load_dataset("co2")
+            >>> d.unit
+            'ppm'
+            >>> change = d.to_units(d.y_test[:3])  # next week's change in ppm
+            >>> np.allclose(d.from_units(change), d.y_test[:3])
+            True
+            >>> float(d.to_units(0.0)) == float(d.extra["target_mean"])
+            True
+        """
+        scale, offset = self.target_scaling
+        return np.asarray(y, np.float64) * scale + offset
+
+    def from_units(self, y: ArrayLike) -> np.ndarray:
+        """Targets in data units (`unit`) in the model's (standardized) output space.
+
+        Example:
+            >>> d = load_dataset("co2")
+            >>> float(d.from_units(d.extra["target_mean"]))
+            0.0
+        """
+        scale, offset = self.target_scaling
+        return (np.asarray(y, np.float64) - offset) / scale
+
+    def features_to_units(self, x: ArrayLike) -> np.ndarray:
+        """Model inputs (one sample or a batch) as raw data values.
+
+        Standardized tabular features become the measurements (mean radius in its own
+        units), the forecaster's inputs become weekly changes in ppm; images stay as they
+        are.
+
+        Example:
+            >>> from sklearn.datasets import load_breast_cancer
+            >>> d = load_dataset("cancer")
+            >>> raw = d.features_to_units(d.x_test[0])
+            >>> f"{d.feature_names[0]} = {raw[0]:.3f} (model input {d.x_test[0, 0]:.2f})"
+            'mean radius = 9.567 (model input -1.29)'
+            >>> original = load_breast_cancer().data  # the row sklearn ships
+            >>> np.allclose(original[np.abs(original - raw).max(axis=1).argmin()], raw)
+            True
+            >>> np.allclose(d.features_from_units(raw), d.x_test[0], atol=1e-5)
+            True
+            >>> x = load_dataset("digits").x_test[:1]
+            >>> load_dataset("digits").features_to_units(x) is x  # identity: not scaled
+            True
+        """
+        scale, offset = self.feature_scaling
+        if _is_identity(scale, offset):
+            return x if isinstance(x, np.ndarray) else np.asarray(x)
+        return np.asarray(x, np.float64) * scale + offset
+
+    def features_from_units(self, x: ArrayLike) -> np.ndarray:
+        """Raw data values (e.g. a CSV row of measurements) as model inputs (float32).
+
+        Example:
+            >>> d = load_dataset("co2")
+            >>> np.allclose(d.features_from_units(d.features_to_units(d.x_test[:1])),
+            ...             d.x_test[:1], atol=1e-5)
+            True
+        """
+        scale, offset = self.feature_scaling
+        if _is_identity(scale, offset):
+            return np.asarray(x, np.float32)
+        return ((np.asarray(x, np.float64) - offset) / scale).astype(np.float32)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -72,6 +171,10 @@ class Dataset:
         if which not in ("train", "val", "test"):
             raise DataError(f"split must be 'train', 'val' or 'test', got {which!r}")
         return getattr(self, f"x_{which}"), getattr(self, f"y_{which}")
+
+
+def _is_identity(scale: Any, offset: Any) -> bool:
+    return np.ndim(scale) == 0 and np.ndim(offset) == 0 and scale == 1.0 and offset == 0.0
 
 
 def load_dataset(
@@ -221,6 +324,7 @@ def _cancer(val: float, test: float, seed: int) -> Dataset:
             feature_names=list(names),
         ),
         extra={"feature_mean": mean, "feature_std": std},
+        feature_scaling=(std, mean),
     )
 
 
@@ -286,6 +390,11 @@ def _co2(val: float, test: float, window: int) -> Dataset:
             "next_level_test": next_level[sl["test"]],
             "dates_test": when[sl["test"]].to_numpy().astype("datetime64[D]"),
         },
+        unit="ppm",
+        feature_unit="ppm",
+        # inputs and target are weekly changes, standardized with the same statistics
+        target_scaling=(sigma, mu),
+        feature_scaling=(sigma, mu),
     )
 
 

@@ -101,7 +101,8 @@ class TrainedModel:
 
         Classification: the model's outputs (class probabilities; one sigmoid unit for a
         model trained with a binary loss). Regression: (n, 1) in the dataset's scaled
-        units. GAN: `x` is latent noise (n, latent_dim) and the result generated images.
+        units (`self.dataset().to_units(y)` gives data units, e.g. ppm). GAN: `x` is latent
+        noise (n, latent_dim) and the result generated images.
 
         Example:
             >>> m = load_trained("cnn-digits")

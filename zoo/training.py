@@ -127,8 +127,12 @@ def train(
             version = store.commit(name, folder, status="failed", error=message)
             raise TrainingError(f"{name}@{version} failed: {message}")
         stopped = early.stopped_epoch + 1 if early is not None and early.stopped_epoch else None
+        # Keras 3 restores the best weights at the end of training whether or not the
+        # patience ran out, so the stored model is from the callback's best epoch.
         restored = (
-            int(np.nanargmin(hist["val_loss"])) + 1 if early is not None and stopped else None
+            int(early.best_epoch) + 1
+            if early is not None and getattr(early, "best_weights", None) is not None
+            else None
         )
         metrics = _evaluate(net, cfg, data, spec.task, hist)
         if spec.family != "gan":
@@ -501,13 +505,9 @@ def test_metrics(model: Any, data: Dataset, task: str) -> dict[str, Any]:
     raw = np.asarray(model.predict(data.x_test, batch_size=1024, verbose=0))
     if task == "classification":
         return evaluation.classification_metrics(data.y_test, raw, data.class_names or ())
-    mean = float(data.extra.get("target_mean", 0.0))
-    std = float(data.extra.get("target_std", 1.0))
-    y_true = data.y_test.ravel() * std + mean
-    y_pred = raw.ravel() * std + mean
-    return evaluation.regression_metrics(
-        y_true, y_pred, np.zeros_like(y_true), unit=data.description.get("unit", "")
-    )
+    y_true = data.to_units(data.y_test.ravel())
+    y_pred = data.to_units(raw.ravel())
+    return evaluation.regression_metrics(y_true, y_pred, np.zeros_like(y_true), unit=data.unit)
 
 
 def evaluate_trained(trained: TrainedModel) -> dict[str, Any]:

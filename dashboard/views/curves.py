@@ -20,6 +20,8 @@ def _diagnosis(diag: dict) -> None:
         facts.append(f"best epoch {diag['best_epoch']} of {diag.get('epochs_run', '?')}")
     if diag.get("early_stopped_at"):
         facts.append(f"early stopping at epoch {diag['early_stopped_at']}")
+    if diag.get("stored_epoch"):
+        facts.append(f"stored weights from epoch {diag['stored_epoch']}")
     for key, label in (("gap_at_best", "gap at best"), ("gap_at_end", "gap at end")):
         if diag.get(key) is not None:
             facts.append(f"{label} (val − train loss) {diag[key]:+.4g}")
@@ -58,8 +60,8 @@ def body() -> None:
         others = charts.curve_quantities(history)
         st.caption(
             "Shaded: the generalization gap between the training and validation curves. "
-            "Dashed lines: best epoch (lowest validation loss), early stop, start of "
-            "overfitting."
+            "Dashed lines, named in the legend: best epoch (lowest validation loss), early "
+            "stop, start of overfitting."
         )
     for quantity in others:
         st.markdown(f"**{quantity}**")

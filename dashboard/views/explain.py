@@ -1,5 +1,9 @@
 """Explain page: a test sample or the user's own input, its prediction and its SHAP
-explanation (method, additivity, sanity check), and global importance."""
+explanation (method, additivity, sanity check), and global importance.
+
+Everything is shown in the data's units (the dataset's `to_units` / `features_to_units`):
+raw feature values, the forecaster's inputs, forecast, SHAP values and base value in ppm.
+"""
 
 from __future__ import annotations
 
@@ -46,7 +50,8 @@ def _label(m: Any, out: dict, i: int) -> str:
         true, pred = names[out["y"][i]], names[out["predicted"][i]]
         mark = "" if true == pred else " ✗"
         return f"#{i}: true {true}, predicted {pred} ({out['confidence'][i]:.2f}){mark}"
-    return f"#{i}: error {out['error'][i]:.3f} (scaled units)"
+    d = m.dataset()
+    return f"#{i}: error {out['error'][i] * d.target_scale:.3f} {d.unit}".rstrip()
 
 
 def _pick_test_sample(m: Any, out: dict) -> int | None:
@@ -89,7 +94,7 @@ def _upload(m: Any) -> tuple[np.ndarray, str] | None:
         st.image(charts.digit(x), caption="as the model sees it (8x8)", width=128)
     elif d.input_kind == "tabular":
         names = list(d.feature_names or [])
-        example = d.x_test[:3] * d.extra["feature_std"] + d.extra["feature_mean"]
+        example = d.features_to_units(d.x_test[:3])
         st.download_button(
             "Example CSV (3 test rows)",
             pd.DataFrame(example, columns=names).to_csv(index=False),
@@ -103,9 +108,7 @@ def _upload(m: Any) -> tuple[np.ndarray, str] | None:
         if up is None:
             return None
         raw = up.getvalue()
-        rows = inputs.csv_rows(
-            raw, names, mean=d.extra.get("feature_mean"), std=d.extra.get("feature_std")
-        )
+        rows = d.features_from_units(inputs.csv_rows(raw, names))
         row = 0
         if len(rows) > 1:
             row = int(st.number_input("Row", 0, len(rows) - 1, 0, key="upload_row"))
@@ -114,8 +117,7 @@ def _upload(m: Any) -> tuple[np.ndarray, str] | None:
     else:
         column = (d.feature_names or ("value",))[0]
         length = int(d.input_shape[0])
-        mean, std = float(d.extra["target_mean"]), float(d.extra["target_std"])
-        example = d.x_test[0, :, 0] * std + mean
+        example = d.features_to_units(d.x_test[0, :, 0])
         st.download_button(
             "Example CSV (one test window)",
             pd.DataFrame({column: example}).to_csv(index=False),
@@ -124,14 +126,16 @@ def _upload(m: Any) -> tuple[np.ndarray, str] | None:
             on_click="ignore",
         )
         up = st.file_uploader(
-            f"A CSV with a column {column!r} of {length} values (ppm), oldest first",
+            f"A CSV with a column {column!r} of {length} values"
+            + (f" ({d.feature_unit})" if d.feature_unit else "")
+            + ", oldest first",
             type=["csv"],
             key="upload",
         )
         if up is None:
             return None
         raw = up.getvalue()
-        x = inputs.csv_window(raw, column, length, mean=mean, std=std)
+        x = d.features_from_units(inputs.csv_window(raw, column, length))
     batch = validate_input(m.model, x, what=m.ref)
     return batch, "upload:" + hashlib.sha1(raw).hexdigest()
 
@@ -145,12 +149,20 @@ def _show_input(m: Any, x: np.ndarray) -> None:
         st.image(charts.digit(x[0]), caption="input", width=128)
     elif d.input_kind == "tabular":
         st.dataframe(
-            pd.DataFrame({"feature": list(d.feature_names), "value (standardized)": x[0]}),
+            pd.DataFrame(
+                {
+                    "feature": list(d.feature_names),
+                    "value": d.features_to_units(x[0]),
+                    "model input (standardized)": x[0],
+                }
+            ),
             hide_index=True,
             height=220,
         )
     else:
-        st.line_chart(pd.DataFrame({"input (scaled)": x[0, :, 0]}), height=200)
+        name = (d.feature_names or ("input",))[0]
+        label = f"{name} ({d.feature_unit})" if d.feature_unit else name
+        st.line_chart(pd.DataFrame({label: d.features_to_units(x[0, :, 0])}), height=200)
 
 
 def _show_prediction(m: Any, x: np.ndarray, true: Any = None, last_level: Any = None) -> None:
@@ -167,23 +179,28 @@ def _show_prediction(m: Any, x: np.ndarray, true: Any = None, last_level: Any = 
         st.markdown(text)
         st.altair_chart(charts.bars(dict(zip(names, proba, strict=True))), width="stretch")
     else:
-        extra = m.dataset().extra
-        change = float(raw[0, 0]) * float(extra["target_std"]) + float(extra["target_mean"])
-        text = f"Forecast change **{change:+.3f} ppm** next week"
+        d = m.dataset()
+        u = f" {d.unit}" if d.unit else ""
+        change = float(d.to_units(raw[0, 0]))
+        text = f"Forecast change **{change:+.3f}{u}** next week"
         if last_level is not None:
-            text += f" → level **{float(last_level) + change:.2f} ppm**"
+            text += f" → level **{float(last_level) + change:.2f}{u}**"
         st.markdown(text)
 
 
 def _show_explanation(root: str, ref: str, m: Any, sample: str, x: np.ndarray, y: Any) -> None:
     import explain
 
-    e = data.explanation(root, ref, sample, x, y)
+    e = data.explanation(root, ref, sample, x, y)  # in the model's space (cached)
     meta = explain.info(e)
     fid = data.fidelity(root, ref, sample, False, e)
+    d = m.dataset()
+    shown = explain.plots.in_units(e, d)  # what a person reads: the data's units
+    u = f" {shown.zoo_units.output}" if shown.zoo_units.output else ""
     cols = st.columns([3, 2, 2, 2])
     cols[0].metric("method", meta.method)
-    cols[1].metric("additivity error (max)", f"{fid['additivity_max']:.2g}")
+    add_max = fid["additivity_max"] * abs(d.target_scale)
+    cols[1].metric("additivity error (max)", f"{add_max:.2g}{u}")
     cols[2].metric("additivity error (relative)", f"{fid['additivity_relative']:.2%}")
     cols[3].metric("compute time", f"{meta.ms_per_sample:.0f} ms")
     st.caption(
@@ -197,11 +214,11 @@ def _show_explanation(root: str, ref: str, m: Any, sample: str, x: np.ndarray, y
         views = ["heatmap", "waterfall"]
     view = st.radio("View", views, horizontal=True, key="explain_view")
     if view == "overlay":
-        ui.pyplot(explain.plots.image(e, index=0))
+        ui.pyplot(explain.plots.image(shown, index=0))
     elif view == "heatmap":
-        ui.pyplot(explain.plots.sequence_heatmap(e, index=0))
+        ui.pyplot(explain.plots.sequence_heatmap(shown, index=0))
     else:
-        ui.pyplot(explain.plots.waterfall(e, index=0))
+        ui.pyplot(explain.plots.waterfall(shown, index=0))
 
     sanity_key = ("sanity", ref, sample)
     if st.button("Run the sanity check (randomized model)", key="explain_sanity"):
@@ -226,7 +243,8 @@ def _global(root: str, ref: str) -> None:
     st.subheader("Global importance")
     if st.toggle("Show mean |SHAP| over the test split", key="explain_global"):
         g = data.global_importance(root, ref)
-        ui.pyplot(explain.plots.global_importance(g))
+        d = data.load(root, ref).dataset()
+        ui.pyplot(explain.plots.global_importance(explain.plots.in_units(g, d)))
         meta = explain.info(g)
         st.caption(f"{meta.method}; {'read from the disk cache' if meta.cached else 'computed'}")
 

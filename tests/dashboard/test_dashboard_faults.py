@@ -65,7 +65,7 @@ def test_bad_images_are_refused_with_a_message(open_page, name, content, expecte
 
 def test_upload_a_csv_row_for_the_tabular_model(open_page, texts):
     d = zoo.dataset("mlp-cancer")
-    raw = d.x_test[:2] * d.extra["feature_std"] + d.extra["feature_mean"]
+    raw = d.features_to_units(d.x_test[:2])
     header = ",".join(d.feature_names)
     lines = [header] + [",".join(f"{v:.6g}" for v in row) for row in raw]
     at = _upload(open_page, "mlp-cancer@1", "rows.csv", "\n".join(lines).encode(), "text/csv")

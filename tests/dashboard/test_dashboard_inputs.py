@@ -70,10 +70,20 @@ def test_images_that_are_refused(raw, expected):
         inputs.image_to_digit(raw)
 
 
-def test_csv_rows_ignore_extra_columns_and_standardize():
+def test_csv_rows_ignore_extra_columns_and_keep_raw_values():
     raw = b"id,b,a,label\n7,4,1,x\n8,6,3,y\n"
-    x = inputs.csv_rows(raw, ["a", "b"], mean=np.array([2.0, 5.0]), std=np.array([1.0, 1.0]))
-    np.testing.assert_allclose(x, [[-1.0, -1.0], [1.0, 1.0]])
+    np.testing.assert_allclose(inputs.csv_rows(raw, ["a", "b"]), [[1.0, 4.0], [3.0, 6.0]])
+
+
+def test_csv_rows_of_measurements_become_the_models_inputs():
+    import zoo
+
+    d = zoo.dataset("mlp-cancer")
+    raw = d.features_to_units(d.x_test[:2])
+    text = ",".join(d.feature_names) + "\n"
+    text += "\n".join(",".join(repr(float(v)) for v in row) for row in raw)
+    x = d.features_from_units(inputs.csv_rows(text.encode(), d.feature_names))
+    np.testing.assert_allclose(x, d.x_test[:2], atol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -94,7 +104,7 @@ def test_csv_rows_that_are_refused(raw, expected):
 
 
 def test_csv_window_is_one_column_of_exact_length():
-    x = inputs.csv_window(b"v\n1\n2\n3\n", "v", 3, mean=2.0, std=0.5)
-    np.testing.assert_allclose(x[:, 0], [-2.0, 0.0, 2.0])
+    x = inputs.csv_window(b"v\n1\n2\n3\n", "v", 3)
+    np.testing.assert_allclose(x[:, 0], [1.0, 2.0, 3.0])
     with pytest.raises(DataError, match="no column 'w'"):
         inputs.csv_window(b"v\n1\n", "w", 1)

@@ -80,10 +80,38 @@ def test_explain_a_test_sample(open_page, metric, texts, name):
     at.button(key="explain_go").click().run()
     assert not at.exception
     assert metric(at, "method") == "expected_gradients"
-    assert float(metric(at, "additivity error (max)")) < 0.5
+    add = metric(at, "additivity error (max)")  # "0.037 ppm" for the forecaster
+    assert float(add.split()[0]) < 0.5 and add.endswith(" ppm") == (name == "lstm-co2")
     # a second view of the same explanation (no recomputation) works too
     at.radio(key="explain_view").set_value("waterfall").run()
     assert not at.exception and at.get("image")
+
+
+def test_explain_shows_raw_feature_values_and_both_class_probabilities(open_page, frame):
+    import numpy as np
+
+    at = open_page("explain", model="mlp-cancer@1")
+    at.selectbox(key="explain_index").set_value(3).run()
+    d = zoo.load("mlp-cancer@1").dataset()
+    table = frame(at, "value")
+    assert list(table["feature"]) == list(d.feature_names)
+    np.testing.assert_allclose(table["value"], d.features_to_units(d.x_test[3]), rtol=1e-6)
+    np.testing.assert_allclose(table["model input (standardized)"], d.x_test[3], rtol=1e-6)
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert spec["height"] == {"step": 30}  # rows of fixed size: never squeezed to nothing
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["bar", "bar", "text"]
+
+
+def test_explain_the_forecaster_in_ppm(open_page, texts):
+    at = open_page("explain", model="lstm-co2@1")
+    options = at.selectbox(key="explain_index").options
+    assert all(label.endswith(" ppm") for label in options)  # "#3: error 0.412 ppm"
+    at.selectbox(key="explain_index").set_value(3).run()
+    m = zoo.load("lstm-co2@1")
+    d = m.dataset()
+    change = float(d.to_units(m.predict(d.x_test[3:4]))[0, 0])
+    assert f"Forecast change **{change:+.3f} ppm**" in texts(at)
+    assert "weekly change (ppm)" in at.get("vega_lite_chart")[0].proto.spec
 
 
 def test_explain_filters_misclassified_samples(open_page):

@@ -39,6 +39,56 @@ def test_zoo_explain_prints_and_writes_png(
     assert sum(1 for line in printed.splitlines() if "  input " in line and " SHAP " in line) == 5
 
 
+def test_zoo_explain_prints_raw_feature_values(
+    tiny_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import zoo
+
+    d = zoo.load("mlp-cancer", store=tiny_store).dataset()
+    argv = ["--store", str(tiny_store), "explain", "mlp-cancer", "--index", "3"]
+    assert main([*argv, "--out", str(tmp_path / "x.png")]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "  input " in line]
+    raw = d.features_to_units(d.x_test[3])  # the measurements, not the standardized inputs
+    assert len(rows) == 5
+    for line in rows:
+        name, rest = line.split("  input ")
+        j = d.feature_names.index(name.strip())
+        assert float(rest.split()[0]) == pytest.approx(raw[j], rel=1e-3), line
+
+
+def test_zoo_explain_forecaster_in_ppm_is_additive(
+    tiny_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import re
+
+    import zoo
+
+    m = zoo.load("lstm-co2", store=tiny_store)
+    d = m.dataset()
+    argv = ["--store", str(tiny_store), "explain", "lstm-co2", "--index", "3"]
+    assert main([*argv, "--out", str(tmp_path / "x.png")]) == 0
+    printed = capsys.readouterr().out
+    number = r"([-+]?[0-9.]+(?:e[-+]?[0-9]+)?)"
+    found = re.search(
+        rf"additivity error: max {number} ppm, mean {number} ppm \(base {number} ppm \+ "
+        rf"sum of SHAP {number} ppm vs output {number} ppm\)",
+        printed,
+    )
+    assert found, printed
+    err, _, base, total, output = (float(v) for v in found.groups())
+    change = float(d.to_units(m.predict(d.x_test[3:4]))[0, 0])
+    assert output == pytest.approx(change, rel=1e-3, abs=1e-4)  # the forecast change, ppm
+    assert f"change {change:+.3f} ppm" in printed
+    assert abs(base + total - output) == pytest.approx(err, rel=1e-2, abs=1e-3)
+    shap_rows = [line for line in printed.splitlines() if "  input " in line]
+    assert len(shap_rows) == 5 and all(line.endswith(" ppm") for line in shap_rows)
+    x_ppm = d.features_to_units(d.x_test[3, :, 0])
+    for line in shap_rows:  # "weekly change, t-K  input   -0.6 ppm  SHAP +0.1 ppm"
+        label, rest = line.split("  input ")
+        k = int(label.strip().rsplit("t-", 1)[1])
+        assert float(rest.split()[0]) == pytest.approx(x_ppm[-k], abs=1e-3), line
+
+
 def test_zoo_explain_default_png_name_in_cwd(
     tiny_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

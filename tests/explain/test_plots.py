@@ -133,3 +133,90 @@ def test_per_sample_plots_take_a_label(explained):
     gan = plots.gan_sample(explained["gan-digits"], index=0, label="real #0")
     assert gan.axes[0].get_title() == "real #0"
     assert plots.gan_sample(explained["gan-digits"], index=0).axes[0].get_title() == "sample"
+
+
+# --------------------------------------------------------------------------- data units
+
+
+def _texts(fig):
+    out = []
+    for ax in fig.axes:
+        out += [ax.get_title(), ax.get_xlabel(), ax.get_ylabel()]
+        out += [t.get_text() for t in ax.get_yticklabels()]
+    return out
+
+
+def test_tabular_plots_show_raw_feature_values(explained, load_model):
+    from sklearn.datasets import load_breast_cancer
+
+    m = load_model("mlp-cancer")
+    d = m.dataset()
+    e = explained["mlp-cancer"]
+    shown = plots.in_units(e, d)
+    raw = d.features_to_units(d.x_test[0])
+    original = load_breast_cancer().data
+    np.testing.assert_allclose(
+        raw, original[np.abs(original - raw).max(axis=1).argmin()], rtol=1e-5
+    )
+    # classifier scores are not converted; the model-space explanation is untouched
+    np.testing.assert_array_equal(shown.values, e.values)
+    np.testing.assert_array_equal(shown.data, e.data)
+    np.testing.assert_allclose(shown.display_data, d.features_to_units(e.data))
+
+    labels = _texts(plots.waterfall(shown, index=0, max_display=31))
+    for j, name in enumerate(d.feature_names):
+        assert f"{name} = {raw[j]:.4g}" in labels  # 'mean radius = 9.567', not -1.29
+    standardized = _texts(plots.waterfall(e, index=0, max_display=31))
+    assert f"{d.feature_names[0]} = {d.x_test[0, 0]:.4g}" in standardized
+
+    bee = plots.beeswarm(shown, max_display=30)
+    ticks = [t.get_text() for t in bee.axes[0].get_yticklabels()]
+    col = shown.display_data[:, 0]
+    lo, hi = np.percentile(col, [5, 95])
+    assert f"{d.feature_names[0]}  [{lo:.3g} … {hi:.3g}]" in ticks  # raw range per feature
+
+
+def test_forecaster_explanation_is_in_ppm_and_stays_additive(explained, load_model):
+    m = load_model("lstm-co2")
+    d = m.dataset()
+    e = explained["lstm-co2"]
+    shown = plots.in_units(e, d)
+    a = d.target_scale
+    assert shown.zoo_units == plots.Units(output="ppm", features="ppm")
+    np.testing.assert_allclose(shown.values, np.asarray(e.values) * a)
+    np.testing.assert_allclose(shown.base_values, d.to_units(e.base_values))
+    forecast_ppm = d.to_units(m.predict(d.x_test[:6]))
+    np.testing.assert_allclose(explain.info(shown).predictions, forecast_ppm, rtol=1e-5)
+    # Σφ_ppm + base_ppm - forecast_ppm is the model-space additivity error times a:
+    # the conversion keeps the explanation exactly as additive as the estimator made it
+    gap_ppm = shown.values.sum(axis=(1, 2)) + shown.base_values - explain.info(shown).predictions
+    gap = np.asarray(e.values).sum(axis=(1, 2)) + e.base_values - explain.info(e).predictions
+    np.testing.assert_allclose(gap_ppm, a * gap, atol=1e-5)
+    add, add_ppm = explain.info(e).additivity, explain.info(shown).additivity
+    assert add_ppm["max"] == pytest.approx(a * add["max"])
+    assert add_ppm["relative"] == pytest.approx(add["relative"])
+    # the heading, axes and colorbar say ppm, with the values converted
+    fig = plots.sequence_heatmap(shown, index=2)
+    p, base = float(forecast_ppm[2, 0]), float(shown.base_values[2, 0])
+    assert fig.axes[0].get_title() == f"forecast = {p:.3g} ppm (base {base:.3g} ppm)"
+    assert fig.axes[0].get_ylabel() == "weekly change (ppm)"
+    assert fig.axes[1].get_ylabel() == "SHAP (ppm)" and "ppm" in fig.axes[2].get_ylabel()
+    np.testing.assert_allclose(
+        fig.axes[0].collections[0].get_offsets()[:, 1], d.features_to_units(e.data[2, :, 0])
+    )
+    assert "ppm" in plots.waterfall(shown, index=2).axes[0].get_xlabel()
+    g = plots.in_units(explain.global_importance(m, e), d)
+    assert plots.global_importance(g).axes[0].get_ylabel() == "mean |SHAP| (ppm)"
+    np.testing.assert_allclose(g.values, np.abs(np.asarray(e.values) * a).mean(axis=0), rtol=1e-5)
+
+
+def test_in_units_is_idempotent_and_checks_the_dataset(explained, load_model):
+    e = explained["lstm-co2"]
+    d = load_model("lstm-co2").dataset()
+    once = plots.in_units(e, d)
+    assert plots.in_units(once, d) is once
+    with pytest.raises(DataError, match="own dataset"):
+        plots.in_units(e, load_model("mlp-cancer").dataset())
+    digits = plots.in_units(explained["cnn-digits"], load_model("cnn-digits").dataset())
+    np.testing.assert_array_equal(digits.display_data, explained["cnn-digits"].data)
+    _check(plots.image(digits, index=0), 5)

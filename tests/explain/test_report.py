@@ -168,6 +168,73 @@ def test_content_of_each_family(
     assert sum(1 for t, d in page.tags if t == "article") == 6
 
 
+def _spy_figures(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Record the texts (titles, axis labels, y tick labels) of every figure embedded."""
+    from explain import report as rep
+
+    seen: list[list[str]] = []
+    real = rep._png
+
+    def spy(fig: Any, alt: str, caption: str = "") -> dict[str, str]:
+        texts = []
+        for ax in fig.axes:
+            texts += [ax.get_title(), ax.get_xlabel(), ax.get_ylabel()]
+            texts += [t.get_text() for t in ax.get_yticklabels()]
+        seen.append(texts)
+        return real(fig, alt, caption)
+
+    monkeypatch.setattr(rep, "_png", spy)
+    return seen
+
+
+def test_tabular_report_shows_raw_feature_values(
+    trained: Callable[[str], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from explain import report as rep
+
+    figures = _spy_figures(monkeypatch)
+    m = trained("mlp-cancer")
+    d = m.dataset()
+    section = rep._explanations_section(m, d, 2, "auto")
+    assert "raw measurements" in section["intro"]
+    assert len(figures) == len(section["cards"]) == 2
+    for card, texts in zip(section["cards"], figures, strict=True):
+        i = int(dict(card["facts"])["test index"])
+        raw = d.features_to_units(d.x_test[i])
+        rows = [t for t in texts if " = " in t]
+        assert len(rows) == 9  # max_display=10: 9 features + "N other features"
+        for row in rows:
+            name, value = row.rsplit(" = ", 1)
+            assert value == f"{raw[d.feature_names.index(name)]:.4g}", row
+    figures.clear()
+    rep._importance_section(m, "auto")
+    beeswarm = figures[1]
+    assert sum(1 for t in beeswarm if t.endswith("]") and " … " in t) >= 5  # raw ranges
+
+
+def test_forecaster_report_explains_in_ppm(
+    trained: Callable[[str], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from explain import report as rep
+
+    figures = _spy_figures(monkeypatch)
+    m = trained("lstm-co2")
+    d = m.dataset()
+    section = rep._explanations_section(m, d, 2, "auto")
+    assert "in ppm" in section["intro"]
+    for card, texts in zip(section["cards"], figures, strict=True):
+        facts = dict(card["facts"])
+        assert facts["additivity error"].endswith(" ppm")
+        i = int(facts["test index"])
+        change = float(d.to_units(m.predict(d.x_test[i : i + 1]))[0, 0])
+        assert facts["forecast change"] == f"{change:+.3f} ppm"
+        title = texts[0]
+        assert title.startswith(f"test sample {i}: forecast = {change:.3g} ppm (base ")
+        assert "SHAP (ppm)" in texts and "weekly change (ppm)" in texts
+    rows = dict(section["fidelity"][0][1])
+    assert rows["additivity error, max"].endswith(" ppm")
+
+
 def test_user_text_is_escaped(trained: Callable[[str], Any]) -> None:
     from explain.report import build_report
 

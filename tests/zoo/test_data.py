@@ -41,6 +41,44 @@ def test_co2_is_chronological_gap_filled_and_scaled_on_train():
     assert str(dates[0]) >= "1995"
 
 
+def test_to_units_round_trips_and_gives_ppm_changes():
+    d = load_dataset("co2")
+    assert d.unit == "ppm" and d.feature_unit == "ppm" and d.target_scale > 0
+    y = d.to_units(d.y_test)
+    np.testing.assert_allclose(d.from_units(y), d.y_test, atol=1e-6)
+    # the target in data units is next week's change of the level, in ppm
+    change = d.extra["next_level_test"] - d.extra["last_level_test"]
+    np.testing.assert_allclose(y.ravel(), change, atol=1e-5)
+    # the inputs are past weekly changes: the newest one ends at the last level
+    x = d.features_to_units(d.x_test)
+    np.testing.assert_allclose(x[1:, -1, 0], change[:-1], atol=1e-5)
+    np.testing.assert_allclose(d.features_from_units(x), d.x_test, atol=1e-5)
+    # affine: a SHAP value converts by target_scale, a base value like a prediction
+    assert np.isclose(d.to_units(0.7) - d.to_units(0.2), 0.5 * d.target_scale)
+
+
+def test_features_to_units_gives_the_original_breast_cancer_values():
+    from sklearn.datasets import load_breast_cancer
+
+    d = load_dataset("cancer")
+    original = load_breast_cancer().data
+    raw = d.features_to_units(d.x_test)
+    nearest = np.abs(original[None] - raw[:, None]).max(axis=2).argmin(axis=1)
+    np.testing.assert_allclose(raw, original[nearest], rtol=1e-5, atol=1e-6)
+    assert len(set(nearest)) == len(raw)  # every test row is its own original row
+    np.testing.assert_allclose(d.features_from_units(raw), d.x_test, atol=1e-5)
+    assert d.unit == "" and d.target_scale == 1.0  # class labels: no conversion
+    np.testing.assert_array_equal(d.to_units(np.array([0.25, 0.75])), [0.25, 0.75])
+
+
+def test_unscaled_datasets_convert_as_the_identity():
+    d = load_dataset("digits")
+    assert d.features_to_units(d.x_test) is d.x_test
+    assert d.unit == "" and d.target_scale == 1.0
+    np.testing.assert_array_equal(d.to_units(d.y_test), d.y_test)
+    np.testing.assert_array_equal(d.features_from_units(d.x_test), d.x_test)
+
+
 def _write_mnist_cache(home, n_train=60, n_test=20):
     rng = np.random.default_rng(0)
     folder = home / "datasets"
