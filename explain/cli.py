@@ -41,6 +41,9 @@ def explain_command(
     ppm for ``lstm-co2``; the discriminator's real score for the GAN), the top
     attributions, the method and the additivity error, and writes a PNG (default
     ``<name>-<version>-<index>.png`` in the current folder; a folder puts it there).
+    Everything is in the data's units (``explain.plots.in_units``): raw feature values
+    (``mean radius`` 9.567, not the standardized -1.29) and, for the forecaster, SHAP
+    values, base value and additivity error in ppm.
 
     Example:
         >>> explain_command("lstm-co2", index=5, out="co2.png")
@@ -52,6 +55,7 @@ def explain_command(
     """
     import explain
     import zoo
+    from explain.plots import in_units
 
     trained = zoo.load(ref, store=store)
     data = trained.dataset()
@@ -67,7 +71,10 @@ def explain_command(
     e = explain.explain(
         trained, x, method=method, y=data.y_test[index : index + 1] if labelled else None
     )
-    meta = explain.info(e)
+    shown = in_units(e, data)  # what a person reads: raw inputs, the forecast in ppm
+    meta = explain.info(shown)
+    u = f" {shown.zoo_units.output}" if shown.zoo_units.output else ""
+    fu = f" {shown.zoo_units.features}" if shown.zoo_units.features else ""
 
     for line in _prediction_lines(trained, data, index, meta):
         print(line)
@@ -77,26 +84,26 @@ def explain_command(
         f"training samples; {meta.nsamples or '-'} gradient samples; "
         f"{1000 * meta.seconds:.0f} ms"
     )
-    base = float(np.asarray(e.base_values)[0, k])
+    base = float(np.asarray(shown.base_values)[0, k])
     output = float(meta.predictions[0, k])
-    values = np.asarray(e.values)[0, ..., k]
+    values = np.asarray(shown.values)[0, ..., k]
+    add = meta.additivity
     print(
-        f"additivity error: max {meta.additivity['max']:.3g}, mean {meta.additivity['mean']:.3g} "
-        f"(base {base:.4g} + sum of SHAP {float(values.sum()):.4g} vs output {output:.4g})"
+        f"additivity error: max {add['max']:.3g}{u}, mean {add['mean']:.3g}{u} "
+        f"(base {base:.4g}{u} + sum of SHAP {float(values.sum()):.4g}{u} "
+        f"vs output {output:.4g}{u})"
     )
     labels = feature_labels(meta.input_kind, values.shape, meta.feature_names)
-    flat, inputs = values.ravel(), np.asarray(e.data)[0].ravel()
+    flat, inputs = values.ravel(), np.asarray(shown.display_data)[0].ravel()
     top = np.argsort(-np.abs(flat), kind="stable")[:TOP_K]
     what = {"image": "pixels", "sequence": "time steps", "tabular": "features"}[meta.input_kind]
     print(f"top {len(top)} {what} by |SHAP| for output {meta.output_names[k]!r}:")
     width = max(len(labels[j]) for j in top)
-    scale, unit = _shap_units(trained, data)
     for j in top:
-        in_units = f" (= {flat[j] * scale:+.3f} {unit})" if unit else ""
-        print(f"  {labels[j]:<{width}}  input {inputs[j]:>9.4g}  SHAP {flat[j]:+.4g}{in_units}")
+        print(f"  {labels[j]:<{width}}  input {inputs[j]:>9.4g}{fu}  SHAP {flat[j]:+.4g}{u}")
 
     path = _png_path(out, f"{trained.name}-{trained.version}-{index}.png")
-    _save_figure(_family_plot(e, trained.family), path)
+    _save_figure(_family_plot(shown, trained.family), path)
     print(f"wrote {path}")
     return 0
 
@@ -161,15 +168,6 @@ def feature_labels(kind: str, shape: tuple[int, ...], feature_names: Any = None)
 # --------------------------------------------------------------------------- helpers
 
 
-def _shap_units(trained: Any, data: Any) -> tuple[float, str]:
-    """For a forecaster trained on standardized targets: SHAP scale to the data's unit."""
-    extra = getattr(data, "extra", {}) or {}
-    unit = str((data.description or {}).get("unit", ""))
-    if trained.task != "regression" or "target_std" not in extra or not unit:
-        return 1.0, ""
-    return float(extra["target_std"]), unit
-
-
 def _shown_output(trained: Any, meta: Any) -> int:
     """The explained output to list: the predicted class when it has its own output."""
     if trained.task == "classification" and meta.predicted is not None:
@@ -180,6 +178,7 @@ def _shown_output(trained: Any, meta: Any) -> int:
 
 
 def _prediction_lines(trained: Any, data: Any, i: int, meta: Any) -> list[str]:
+    """What was predicted for test sample ``i``; ``meta`` is of the explanation in data units."""
     from zoo.evaluation import class_probabilities
 
     names = list(trained.class_names or data.class_names or [])
@@ -210,11 +209,9 @@ def _prediction_lines(trained: Any, data: Any, i: int, meta: Any) -> list[str]:
             f"prediction: {label(guess)} (p = {proba[guess]:.3f}, {verdict}); next: {others}",
         ]
     extra = getattr(data, "extra", {}) or {}
-    mean = float(extra.get("target_mean", 0.0))
-    std = float(extra.get("target_std", 1.0))
-    unit = str((data.description or {}).get("unit", ""))
-    change = float(meta.predictions[0, 0]) * std + mean
-    actual = float(np.ravel(data.y_test[i])[0]) * std + mean
+    unit = data.unit
+    change = float(meta.predictions[0, 0])  # already in data units (in_units)
+    actual = float(data.to_units(np.ravel(data.y_test[i])[0]))
     when = f" for the week of {extra['dates_test'][i]}" if "dates_test" in extra else ""
     if "last_level_test" in extra:
         last = float(extra["last_level_test"][i])

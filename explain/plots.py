@@ -8,6 +8,12 @@ opposes it. The per-sample plots (``image``, ``gan_sample``, ``sequence_heatmap`
 ``waterfall``) take ``label=`` to name the sample in the title (e.g. ``"test #17"``) where
 its position in the explained batch says little.
 
+What a person reads is in the data's units: pass the explanation through
+:func:`in_units` first (``plots.waterfall(plots.in_units(e, m.dataset()))``) and the
+plots show raw feature values (``mean radius = 9.567``, not the standardized ``-1.29``)
+and, for the forecaster, attributions, base value and forecast in ppm. Without it they
+show the model's own (standardized) space.
+
 Example:
     >>> import explain
     >>> from explain import plots
@@ -19,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +36,116 @@ from zoo.errors import DataError
 from .explainers import ExplanationInfo, _require_explanation
 
 _CMAP = "bwr"  # blue = opposes, red = supports
+
+
+# --------------------------------------------------------------------------- data units
+
+
+@dataclasses.dataclass(frozen=True)
+class Units:
+    """The units of an Explanation made by :func:`in_units` (``explanation.zoo_units``).
+
+    ``output``: of the values, base values and predictions (``"ppm"``; ``""`` for class
+    scores); ``features``: of ``display_data`` when all features share one (``"ppm"`` for
+    the forecaster's weekly changes; ``""`` for tabular measurements, each in its own).
+    """
+
+    output: str = ""
+    features: str = ""
+
+
+def in_units(e: Any, data: Any) -> Any:
+    """The explanation in the data's units, for showing it to a person.
+
+    ``data`` is the model's ``Dataset`` (``m.dataset()``), whose conversions are used:
+    ``display_data`` becomes ``data.features_to_units(e.data)`` (raw feature values; ``data``
+    stays the model's input); SHAP values are multiplied by ``data.target_scale`` and base
+    values and predictions go through ``data.to_units``. The conversion is affine, so the
+    attributions stay exactly as additive as before (the additivity errors scale with it).
+    Classifiers keep their scores (the target conversion is the identity). ``e`` itself is
+    not changed (fidelity checks and caches use the model's space); converting twice is a
+    no-op. Plots label values with the unit (``explanation.zoo_units``, see :class:`Units`).
+
+    Example:
+        >>> import explain
+        >>> from explain import plots
+        >>> m = zoo.load("lstm-co2")
+        >>> d = m.dataset()
+        >>> e = explain.explain(m, d.x_test[:2])
+        >>> u = plots.in_units(e, d)
+        >>> u.zoo_units, bool(np.allclose(u.values, e.values * d.target_scale))
+        (Units(output='ppm', features='ppm'), True)
+        >>> total = u.values.sum(axis=(1, 2)) + u.base_values  # additive, now in ppm
+        >>> err = np.abs(total - explain.info(u).predictions).max()
+        >>> bool(np.isclose(err, explain.info(e).additivity["max"] * d.target_scale))
+        True
+        >>> c = zoo.load("mlp-cancer")
+        >>> t = plots.in_units(explain.explain(c, c.dataset().x_test[:1]), c.dataset())
+        >>> f"{t.feature_names[0]} = {t.display_data[0, 0]:.4g}"
+        'mean radius = 9.567'
+    """
+    import shap
+
+    _require_explanation(e)
+    if isinstance(getattr(e, "zoo_units", None), Units):
+        return e
+    meta = _meta(e)
+    values = np.asarray(e.values)
+    local = meta is None or meta.scope != "global"
+    shape = tuple(getattr(data, "input_shape", ()))
+    got = np.shape(values)[1:-1] if local else np.shape(values)[:-1]
+    if got != shape:
+        raise DataError(
+            f"the explanation's inputs have shape {got} but dataset {getattr(data, 'name', '?')!r} "
+            f"has {shape}; pass the explained model's own dataset (m.dataset())"
+        )
+    scale = float(data.target_scale)
+    if local:
+        shown_values = values * scale
+    else:  # global: mean |SHAP|, which scales with |scale|
+        shown_values = values * abs(scale)
+    raw = np.asarray(e.data) if e.data is not None else None
+    out = shap.Explanation(
+        values=shown_values,
+        base_values=data.to_units(e.base_values),
+        data=e.data,
+        display_data=None if raw is None else data.features_to_units(raw),
+        feature_names=e.feature_names,
+        output_names=e.output_names,
+    )
+    if meta is not None:
+        changes: dict[str, Any] = {
+            "additivity": {
+                key: (v if key == "relative" else v * abs(scale))
+                for key, v in (meta.additivity or {}).items()
+            }
+        }
+        if meta.predictions is not None:
+            changes["predictions"] = data.to_units(meta.predictions)
+        out.zoo_info = dataclasses.replace(meta, **changes)
+    out.zoo_units = Units(output=str(data.unit or ""), features=str(data.feature_unit or ""))
+    return out
+
+
+def _units(e: Any) -> Units:
+    units = getattr(e, "zoo_units", None)
+    return units if isinstance(units, Units) else Units()
+
+
+def _with_unit(text: str, unit: str) -> str:
+    return f"{text} ({unit})" if unit else text
+
+
+def _shap_label(unit: str, note: str) -> str:
+    return f"SHAP ({unit}; {note})" if unit else f"SHAP ({note})"
+
+
+def _shown_data(e: Any) -> np.ndarray | None:
+    """The input values to show: raw values (``display_data``) when present."""
+    shown = getattr(e, "display_data", None)
+    if shown is None:
+        shown = e.data
+    return None if shown is None else np.asarray(shown)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -307,14 +424,18 @@ def sequence_heatmap(
     names = _output_names(e, meta)
     k = _default_output(meta, names, i) if output is None else _resolve_output(names, output)
     attr = np.asarray(e.values)[i, ..., k]  # (T, F)
-    data = np.asarray(e.data)[i] if e.data is not None else np.zeros_like(attr)
+    shown = _shown_data(e)
+    data = shown[i] if shown is not None else np.zeros_like(attr)
     t_steps, feats = attr.shape
     vmax = _sym(attr)
     p = _prediction(meta, i, k)
     base = float(np.asarray(e.base_values)[i, k])
-    title = f"{names[k]}" + (f" = {p:.3g}" if p is not None else "") + f" (base {base:.3g})"
+    units = _units(e)
+    u = f" {units.output}" if units.output else ""
+    title = f"{names[k]}" + (f" = {p:.3g}{u}" if p is not None else "") + f" (base {base:.3g}{u})"
     if label is not None:
         title = f"{label}: {title}"
+    fn = meta.feature_names if meta is not None and meta.feature_names else None
 
     if feats == 1:
         fig = _figure(7.5, 4.2)
@@ -324,14 +445,20 @@ def sequence_heatmap(
         sc = ax_series.scatter(
             steps, data[:, 0], c=attr[:, 0], cmap=_CMAP, vmin=-vmax, vmax=vmax, s=18, zorder=3
         )
-        ax_series.set_ylabel("input")
+        what = str(fn[0]) if fn and units.features else "input"
+        ax_series.set_ylabel(_with_unit(what, units.features))
         ax_series.set_title(title, fontsize=10)
         colors = np.where(attr[:, 0] >= 0, "tab:red", "tab:blue")
         ax_bars.bar(steps, attr[:, 0], color=colors)
         ax_bars.axhline(0, color="0.3", lw=0.8)
-        ax_bars.set_ylabel("SHAP")
+        ax_bars.set_ylabel(_with_unit("SHAP", units.output))
         ax_bars.set_xlabel("time step (oldest → newest)")
-        fig.colorbar(sc, ax=[ax_series, ax_bars], shrink=0.8, label="SHAP (red raises)")
+        fig.colorbar(
+            sc,
+            ax=[ax_series, ax_bars],
+            shrink=0.8,
+            label=_shap_label(units.output, "red raises"),
+        )
         return fig
 
     fig = _figure(8.5, 3.4)
@@ -340,13 +467,12 @@ def sequence_heatmap(
     ax_in.set_title("input", fontsize=10)
     im = ax_attr.imshow(attr.T, cmap=_CMAP, vmin=-vmax, vmax=vmax, aspect="auto")
     ax_attr.set_title(title, fontsize=10)
-    fn = meta.feature_names if meta is not None and meta.feature_names else None
     for ax in (ax_in, ax_attr):
         ax.set_xlabel("time step")
         ax.set_ylabel("feature")
         if fn is not None and len(fn) == feats and feats <= 20:
             ax.set_yticks(range(feats), [str(f) for f in fn], fontsize=7)
-    fig.colorbar(im, ax=ax_attr, shrink=0.8, label="SHAP (red supports)")
+    fig.colorbar(im, ax=ax_attr, shrink=0.8, label=_shap_label(units.output, "red supports"))
     return fig
 
 
@@ -385,15 +511,18 @@ def waterfall(
     if max_display < 2:
         raise DataError(f"max_display={max_display}; expected at least 2")
     vals = np.asarray(e.values)[i, ..., k].ravel()
-    data = np.asarray(e.data)[i].ravel() if e.data is not None else None
+    shown = _shown_data(e)
+    data = shown[i].ravel() if shown is not None else None
     labels = _flat_feature_names(e, meta, kind)
     base = float(np.asarray(e.base_values)[i, k])
+    units = _units(e)
+    u = f" {units.output}" if units.output else ""
 
     order = np.argsort(-np.abs(vals))
     top = order[: max_display - 1] if len(vals) > max_display else order
     rest = np.setdiff1d(order, top)
     rows = [
-        (labels[j] + (f" = {data[j]:.3g}" if data is not None else ""), float(vals[j])) for j in top
+        (labels[j] + (f" = {data[j]:.4g}" if data is not None else ""), float(vals[j])) for j in top
     ]
     if len(rest):
         rows.append((f"{len(rest)} other features", float(vals[rest].sum())))
@@ -415,8 +544,8 @@ def waterfall(
     ax.axvline(pos, color="0.2", ls="-", lw=0.8)
     ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=8)
     fx = _prediction(meta, i, k)
-    shown = fx if fx is not None else pos
-    ax.set_xlabel(f"{names[k]}:  base {base:.3g}  →  f(x) {shown:.3g}")
+    out = fx if fx is not None else pos
+    ax.set_xlabel(f"{names[k]}:  base {base:.3g}{u}  →  f(x) {out:.3g}{u}")
     who = f"sample {i}" if label is None else str(label)
     ax.set_title(f"{who}: contributions to {names[k]}", fontsize=10)
     return fig
@@ -443,9 +572,13 @@ def beeswarm(e: Any, output: int | str | None = None, max_display: int = 12) -> 
         k = int(np.argmax(np.abs(meta.predictions).mean(axis=0)))
     n = np.shape(e.values)[0]
     vals = np.asarray(e.values)[..., k].reshape(n, -1)
-    data = np.asarray(e.data).reshape(n, -1) if e.data is not None else None
+    shown = _shown_data(e)
+    data = shown.reshape(n, -1) if shown is not None else None
     labels = _flat_feature_names(e, meta, kind)
     top = np.argsort(-np.abs(vals).mean(axis=0))[:max_display][::-1]
+    units = _units(e)
+    in_data_units = getattr(e, "display_data", None) is not None
+    ticks = []
 
     fig = _figure(7.0, 0.4 * len(top) + 1.6)
     ax = fig.subplots()
@@ -453,20 +586,24 @@ def beeswarm(e: Any, output: int | str | None = None, max_display: int = 12) -> 
     sc = None
     for y, j in enumerate(top):
         jitter = rng.uniform(-0.3, 0.3, n)
+        tick = labels[j]
         if data is not None:
             col = data[:, j]
             lo, hi = np.percentile(col, [5, 95])
             shade = np.clip((col - lo) / (hi - lo), 0, 1) if hi > lo else np.full(n, 0.5)
             sc = ax.scatter(vals[:, j], y + jitter, c=shade, cmap="coolwarm", vmin=0, vmax=1, s=8)
+            if in_data_units:  # what "low" and "high" mean for this feature, in its units
+                tick += f"  [{lo:.3g} … {hi:.3g}]"
         else:
             ax.scatter(vals[:, j], y + jitter, color="0.4", s=8)
+        ticks.append(tick)
     ax.axvline(0, color="0.5", lw=0.8)
-    ax.set_yticks(range(len(top)), [labels[j] for j in top], fontsize=8)
-    ax.set_xlabel(f"SHAP value (impact on {names[k]})")
+    ax.set_yticks(range(len(top)), ticks, fontsize=8)
+    ax.set_xlabel(f"SHAP value (impact on {_with_unit(names[k], units.output)})")
     if sc is not None:
         cb = fig.colorbar(sc, ax=ax, shrink=0.8, ticks=[0, 1])
         cb.ax.set_yticklabels(["low", "high"])
-        cb.set_label("feature value")
+        cb.set_label("feature value (5th … 95th percentile)" if in_data_units else "feature value")
     return fig
 
 
@@ -491,10 +628,12 @@ def global_importance(
     from .explainers import global_importance as aggregate
 
     meta = _meta(e=g)
+    units = _units(g)
     if meta is None or meta.scope != "global":
-        g = aggregate(None, g)
+        g = aggregate(None, g)  # mean |SHAP| of values already in data units stays in them
         meta = _meta(g)
     assert meta is not None
+    mean_abs = _with_unit("mean |SHAP|", units.output)
     kind = meta.input_kind
     names = list(meta.output_names)
     shown = _resolve_outputs(names, output)
@@ -507,7 +646,7 @@ def global_importance(
             for k in shown:
                 ax.plot(vals[:, 0, k], marker="o", ms=3, label=names[k])
             ax.set_xlabel("time step (oldest → newest)")
-            ax.set_ylabel("mean |SHAP|")
+            ax.set_ylabel(mean_abs)
             if len(shown) > 1:
                 ax.legend(fontsize=7)
             return fig
@@ -521,7 +660,7 @@ def global_importance(
             ax.barh(range(len(top)), vals[top, k], left=left, label=names[k])
             left += vals[top, k]
         ax.set_yticks(range(len(top)), [feats[j] for j in top], fontsize=8)
-        ax.set_xlabel("mean |SHAP|")
+        ax.set_xlabel(mean_abs)
         if len(shown) > 1:
             ax.legend(fontsize=7)
         return fig
@@ -542,5 +681,5 @@ def global_importance(
         ax.set_xticks([])
         ax.set_yticks([])
         axes.append(ax)
-    fig.colorbar(im, ax=axes, shrink=0.8, label="mean |SHAP|")
+    fig.colorbar(im, ax=axes, shrink=0.8, label=mean_abs)
     return fig

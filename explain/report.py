@@ -237,7 +237,15 @@ def training_curves(history: dict[str, list[float]], diagnosis: dict[str, Any]) 
         if stop:
             ax.axvline(stop, color="0.3", ls=":", lw=1, label=f"early stop {stop}")
         if overfit and overfit <= len(train):
-            ax.axvspan(overfit - 0.5, len(train) + 0.5, color="tab:red", alpha=0.08, lw=0)
+            # Named in the legend like the lines: no text at the lines to print over each other.
+            ax.axvspan(
+                overfit - 0.5,
+                len(train) + 0.5,
+                color="tab:red",
+                alpha=0.08,
+                lw=0,
+                label=f"overfitting from {overfit}",
+            )
         ax.set_xlabel("epoch")
         ax.set_ylabel(key)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -443,13 +451,6 @@ def _predict(trained: Any, x: np.ndarray) -> np.ndarray:
     return np.asarray(trained.predict(x), np.float64)
 
 
-def _units(data: Any) -> tuple[float, float, str]:
-    extra = getattr(data, "extra", {}) or {}
-    mean = float(extra.get("target_mean", 0.0))
-    std = float(extra.get("target_std", 1.0))
-    return mean, std, str((data.description or {}).get("unit", ""))
-
-
 def _metrics_section(trained: Any, data: Any) -> dict[str, Any]:
     m = trained.metrics
     if trained.task == "classification":
@@ -487,11 +488,10 @@ def _metrics_section(trained: Any, data: Any) -> dict[str, Any]:
             ("beats the naive forecast", _fmt(m.get("beats_naive"))),
             ("test samples", _fmt(m.get("n_test"))),
         ]
-        mean, std, unit = _units(data)
-        y = np.asarray(data.y_test, np.float64).ravel() * std + mean
-        pred = _predict(trained, data.x_test).ravel() * std + mean
+        y = data.to_units(np.ravel(data.y_test))
+        pred = data.to_units(_predict(trained, data.x_test).ravel())
         fig = _png(
-            _forecast_figure(y, pred, unit, (data.extra or {}).get("dates_test")),
+            _forecast_figure(y, pred, data.unit, (data.extra or {}).get("dates_test")),
             "forecast against the actual test values",
             "Test split: forecast vs actual (left, in time order) and as a scatter (right). "
             "The naive baseline forecasts no change.",
@@ -653,25 +653,28 @@ def _importance_section(trained: Any, method: str) -> tuple[dict[str, Any], Any]
     import explain
     from explain import plots
 
+    data = trained.dataset()
     e_test = explain.explain_test_split(trained, method=method, limit=GLOBAL_LIMIT)
     meta = explain.info(e_test)
     g = explain.global_importance(trained, e_test)
     what = {"gan": "the discriminator's real score", "regression": "the forecast"}.get(
         trained.family if trained.family == "gan" else trained.task, "each class"
     )
+    in_unit = f", in {data.unit}" if trained.task == "regression" and data.unit else ""
     figures = [
         _png(
-            plots.global_importance(g),
+            plots.global_importance(plots.in_units(g, data)),
             "mean absolute SHAP value per input position",
-            f"Mean |SHAP| over {len(e_test.values)} test samples, for {what}.",
+            f"Mean |SHAP| over {len(e_test.values)} test samples, for {what}{in_unit}.",
         )
     ]
     if meta.input_kind == "tabular":
         figures.append(
             _png(
-                plots.beeswarm(e_test),
+                plots.beeswarm(plots.in_units(e_test, data)),
                 "SHAP values of the most important features over the test samples",
-                "Each dot is one test sample; colour is the feature's value.",
+                "Each dot is one test sample; colour is the feature's value (the raw "
+                "values of its 5th and 95th percentiles are shown beside its name).",
             )
         )
     note = (
@@ -753,26 +756,27 @@ def _plot_one(e: Any, j: int, family: str, label: str | None = None) -> Any:
 
     kind = e.zoo_info.input_kind
     if family == "gan":
-        fig = plots.gan_sample(e, index=j)
-    elif kind == "image":
-        fig = plots.image(e, index=j)
-    elif kind == "sequence":
-        fig = plots.sequence_heatmap(e, index=j)
-    else:
-        fig = plots.waterfall(e, index=j, max_display=10)
-    if label is not None:  # the plots number samples within the batch explained
-        for ax in fig.axes:
-            title = ax.get_title()
-            if title.startswith(f"sample {j}:"):
-                ax.set_title(label + title[len(f"sample {j}") :], fontsize=10)
-    return fig
+        return plots.gan_sample(e, index=j, label=label)
+    if kind == "image":
+        return plots.image(e, index=j, label=label)
+    if kind == "sequence":
+        return plots.sequence_heatmap(e, index=j, label=label)
+    return plots.waterfall(e, index=j, max_display=10, label=label)
 
 
-def _fidelity_rows(fid: dict[str, Any]) -> list[tuple[str, str]]:
+def _fidelity_rows(
+    fid: dict[str, Any], scale: float = 1.0, unit: str = ""
+) -> list[tuple[str, str]]:
+    """Rows of a fidelity report; absolute additivity errors times ``scale``, in ``unit``."""
+
+    def err(key: str) -> str:
+        v = fid.get(key)
+        return _fmt(None if v is None else v * abs(scale)) + (f" {unit}" if unit else "")
+
     rows = [
         ("samples", _fmt(fid.get("n"))),
-        ("additivity error, max", _fmt(fid.get("additivity_max"))),
-        ("additivity error, mean", _fmt(fid.get("additivity_mean"))),
+        ("additivity error, max", err("additivity_max")),
+        ("additivity error, mean", err("additivity_mean")),
         ("additivity error / mean |f(x) − base|", _fmt(fid.get("additivity_relative"))),
     ]
     if "rank_corr_trained" in fid:
@@ -788,6 +792,7 @@ def _fidelity_rows(fid: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _explanations_section(trained: Any, data: Any, n: int, method: str) -> dict[str, Any]:
     import explain
+    from explain import plots
 
     if trained.family == "gan":
         return _gan_explanations(trained, data, n, method)
@@ -800,14 +805,16 @@ def _explanations_section(trained: Any, data: Any, n: int, method: str) -> dict[
         proba = class_probabilities(raw)
         chosen = choose_samples("classification", y, proba, n)
     else:
-        mean, std, unit = _units(data)
-        fc = raw.ravel() * std + mean
-        actual = y.ravel() * std + mean
+        unit = data.unit
+        fc = data.to_units(raw.ravel())
+        actual = data.to_units(y.ravel())
         chosen = choose_samples("regression", actual, fc, n)
     idx = np.array([i for i, _ in chosen])
     e = explain.explain(trained, x[idx], method=method, y=y[idx])
-    fid = explain.fidelity(trained, e, max_samples=len(idx))
-    add = _sample_additivity(e)
+    fid = explain.fidelity(trained, e, max_samples=len(idx))  # in the model's space
+    shown = plots.in_units(e, data)  # what the cards show: raw inputs, forecasts in ppm
+    u = f" {shown.zoo_units.output}" if shown.zoo_units.output else ""
+    add = _sample_additivity(shown)
     names = list(trained.class_names or [])
     extra = getattr(data, "extra", {}) or {}
     for j, (i, tag) in enumerate(chosen):
@@ -834,11 +841,12 @@ def _explanations_section(trained: Any, data: Any, n: int, method: str) -> dict[
                 level = float(extra["last_level_test"][i])
                 facts.insert(1, ("forecast level", f"{level + fc[i]:.2f} {unit}"))
                 if "next_level_test" in extra:
-                    facts.insert(2, ("actual level", f"{float(extra['next_level_test'][i]):.2f}"))
+                    nxt = float(extra["next_level_test"][i])
+                    facts.insert(2, ("actual level", f"{nxt:.2f} {unit}"))
             if "dates_test" in extra:
                 facts.insert(1, ("week", str(extra["dates_test"][i])))
             head = f"{tag}: error {err:+.3f} {unit}"
-        facts.append(("additivity error", f"{add[j]:.3g}"))
+        facts.append(("additivity error", f"{add[j]:.3g}{u}"))
         cards.append(
             {
                 "tag": tag,
@@ -846,16 +854,17 @@ def _explanations_section(trained: Any, data: Any, n: int, method: str) -> dict[
                 "heading": head,
                 "facts": facts,
                 "figure": _png(
-                    _plot_one(e, j, trained.family, f"test sample {i}"),
+                    _plot_one(shown, j, trained.family, f"test sample {i}"),
                     f"explanation of test sample {i}",
                 ),
             }
         )
     meta = explain.info(e)
+    rows = _fidelity_rows(fid, data.target_scale, shown.zoo_units.output)
     return {
-        "intro": _intro(trained, meta, len(x)),
+        "intro": _intro(trained, meta, len(x), data),
         "cards": cards,
-        "fidelity": [("chosen test samples", _fidelity_rows(fid))],
+        "fidelity": [("chosen test samples", rows)],
         "meta": meta,
     }
 
@@ -901,7 +910,8 @@ def _gan_explanations(trained: Any, data: Any, n: int, method: str) -> dict[str,
     }
 
 
-def _intro(trained: Any, meta: Any, n_test: int) -> str:
+def _intro(trained: Any, meta: Any, n_test: int, data: Any = None) -> str:
+    unit = getattr(data, "unit", "") if data is not None else ""
     if trained.family == "gan":
         return (
             "What drives the discriminator's real-vs-fake score on real test images and on "
@@ -912,10 +922,17 @@ def _intro(trained: Any, meta: Any, n_test: int) -> str:
             f"Chosen from {n_test} test predictions: in turn the most confident correct, the "
             "most confident wrong and the least confident ones. Red supports the class shown, "
             "blue opposes it."
+            + (" Feature values are the raw measurements." if meta.input_kind == "tabular" else "")
         )
     return (
         f"Chosen from {n_test} test forecasts: the largest errors and typical ones (error "
         "closest to the median). Red raises the forecast, blue lowers it."
+        + (
+            f" Inputs, attributions, base value and forecast are in {unit}: the attributions "
+            "and the base value add up to the forecast."
+            if unit
+            else ""
+        )
     )
 
 
