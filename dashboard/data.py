@@ -4,11 +4,19 @@ Models, datasets and explanations are cached with `st.cache_resource` (one objec
 server, never copied); arrays and tables with `st.cache_data`. Every cache key starts
 with the store folder, so two stores (or a test's copy of one) never share entries.
 Stored versions never change once written, so `(root, ref)` identifies a model.
+
+Building a model's explainer (and TensorFlow's tracing of it) takes seconds for the
+recurrent models, so the Explain and GAN pages start it in the background when they
+open a model (`warm_explainer`), off the path of the Explain click.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,9 +33,13 @@ if TYPE_CHECKING:
 
     from zoo.trained import TrainedModel
 
+log = logging.getLogger("dashboard")
+
 # The store is re-verified (checksums) at most this often per page view; training in
 # the dashboard clears the cache at once.
 STORE_TTL_S = 3
+# Explainer warm-ups running at once (each is mostly one core of TensorFlow tracing).
+WARM_WORKERS = 2
 
 
 def store_root() -> str:
@@ -244,6 +256,88 @@ def layer_table(model: Any) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _explain(m: TrainedModel, x: np.ndarray, y: Any = None) -> shap.Explanation:
+    """The one `explain.explain` call of the dashboard, shared by the click and the warm-up.
+
+    Both must pass the same method, background, outputs and nsamples, so that the
+    explainer the warm-up builds is the one the click finds in explain's cache.
+    """
+    import explain
+
+    return explain.explain(m, x, y=y)
+
+
+class _Warmups:
+    """Explainer warm-ups of this server: one future per (store, ref), a small pool."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.futures: dict[tuple[str, str], Future[bool]] = {}
+        self.pool = ThreadPoolExecutor(max_workers=WARM_WORKERS, thread_name_prefix="zoo-warm")
+
+
+@st.cache_resource(show_spinner=False)
+def _warmups() -> _Warmups:
+    """The process-wide registry of warm-ups (one per server, shared by every session)."""
+    return _Warmups()
+
+
+def _warm(m: TrainedModel) -> bool:
+    """Build, trace and call `m`'s explainer once on one test input; never raises."""
+    start = time.perf_counter()
+    try:
+        _explain(m, m.dataset().x_test[:1])
+    except Exception:  # a warm-up is an optimization: log it, the click shows any error
+        log.warning("warming the explainer of %s failed", m.ref, exc_info=True)
+        return False
+    log.info("explainer of %s warmed in %.1f s", m.ref, time.perf_counter() - start)
+    return True
+
+
+def warm_explainer(root: str, ref: str) -> Future[bool]:
+    """Start building `ref`'s explainer in the background; its future (True when warm).
+
+    Idempotent and process-wide: a model is warmed at most once per server (a second
+    call, from any session, returns the same future), by at most `WARM_WORKERS` threads
+    at a time. The warm-up makes the same `explain.explain` call as the Explain click
+    (`explanation`), on the first test input, so the click finds the explainer built,
+    traced and called once. Errors are logged, never raised: the future's result is
+    False then.
+
+    Example:
+        >>> warm_explainer(store_root(), "gru-digits@1").result()  # doctest: +SKIP
+        True
+    """
+    reg = _warmups()
+    key = (root, ref)
+    with reg.lock:
+        fut = reg.futures.get(key)
+    if fut is not None:
+        return fut
+    m = load(root, ref)  # outside the lock: a cache hit on the page that asks
+    with reg.lock:
+        fut = reg.futures.get(key)
+        if fut is None:
+            fut = reg.futures[key] = reg.pool.submit(_warm, m)
+    return fut
+
+
+def _after_warmup(root: str, ref: str) -> None:
+    """Before explaining `ref`: never build its explainer twice at once.
+
+    A warm-up still queued is cancelled (the caller builds the explainer now); one that
+    is running is waited for, as it is further along than a fresh build would be.
+    """
+    reg = _warmups()
+    with reg.lock:
+        fut = reg.futures.get((root, ref))
+        if fut is not None and fut.cancel():
+            del reg.futures[(root, ref)]  # a later page run warms again: a cache hit
+            return
+    if fut is not None:
+        fut.result()  # True or False; _warm never raises
+
+
 @st.cache_resource(max_entries=512, show_spinner=False)
 def explanation(
     root: str, ref: str, sample: str, _x: np.ndarray, _y: Any = None
@@ -251,12 +345,11 @@ def explanation(
     """`explain.explain` of one input, cached per (store, ref, sample key).
 
     `sample` names the input uniquely (`test:12`, `upload:<sha1>`, `gan:...`); `_x` is
-    the batch itself (not hashed).
+    the batch itself (not hashed). Waits for a running warm-up of the same model.
     """
-    import explain
-
     m = load(root, ref)
-    return explain.explain(m, _x, y=_y)
+    _after_warmup(root, ref)
+    return _explain(m, _x, _y)
 
 
 @st.cache_data(max_entries=512, show_spinner=False)

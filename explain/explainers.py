@@ -1,16 +1,19 @@
 """Choose, build, cache and run the SHAP explainer for a zoo model.
 
-Three estimators sit behind one call, :func:`explain`:
+Four estimators sit behind one call, :func:`explain`:
 
-``"expected_gradients"`` (ours, the default everywhere)
-    The estimator behind ``shap.GradientExplainer`` written as one ``tf.function`` over a
-    batch: for every input, ``nsamples`` points on straight lines between the input and
-    background references, gradients of every explained output at those points, averaged
-    times ``(x - reference)``. References are drawn as a seeded permutation of the whole
-    background and the interpolation factors are stratified per reference, which lowers the
-    variance and the additivity error against shap's i.i.d. draws at the same cost. It
-    works for every family (CNN, RNN, MLP, the GAN's discriminator) and changes no global
-    TensorFlow state.
+``"layerwise"`` (ours; the default wherever it applies)
+    DeepSHAP written as a modified forward pass of the Keras graph
+    (:mod:`explain.layerwise`): exact DeepLIFT rules for linear layers, elementwise
+    activations and max pooling, and path integrals of the Jacobian only inside smooth
+    blocks (softmax, LSTM/GRU, unknown layers), refined until the measured additivity
+    error is within tolerance. Exactly additive on CNNs, MLPs and the GAN's
+    discriminator, within 0.2 % on recurrent models — where shap's DeepExplainer cannot
+    run at all. One ``tf.function`` over a batch; no global TensorFlow state touched.
+``"expected_gradients"`` (ours; the fallback for graphs ``layerwise`` cannot walk)
+    Expected gradients over the whole background with adaptive Simpson integration of
+    every reference's path, refined where each segment's exact error is large
+    (:mod:`explain.paths`).
 ``"deep"``
     ``shap.DeepExplainer`` (DeepLIFT rules; exactly additive on the ops it knows). It
     swaps entries of TensorFlow's process-wide gradient registry while it runs, cannot
@@ -18,15 +21,13 @@ Three estimators sit behind one call, :func:`explain`:
     refused up front for any model with recurrent layers or ``While``/``TensorList`` ops
     and never tried as a fallback.
 ``"gradient"``
-    ``shap.GradientExplainer`` as shap ships it (the reference for our fast path).
+    ``shap.GradientExplainer`` as shap ships it (a sampled reference, ~30 % off in
+    additivity at its default sample count).
 
-``"auto"`` picks ``"expected_gradients"`` for every family: per explained input (warm, all
-outputs, 2 CPU cores) it was the fastest on every family the latency benchmark covers —
-several times faster than shap Deep and shap Gradient on the CNN, than shap Gradient on
-the GRU (Deep cannot run there) and on the GAN's discriminator; for the measured
-milliseconds see ``bench/results/explain_latency.json`` (``python bench/explain_latency.py``
-regenerates it; absolute figures vary with machine load) — and it is the only one that is
-safe next to a training run in another thread.
+``"auto"`` picks ``"layerwise"`` for every functional or Sequential model with one input
+and output (every zoo entry) and ``"expected_gradients"`` otherwise. Figures (additivity
+and milliseconds per sample against shap's explainers, same run) are in
+``bench/results/explain_latency.json`` (``python bench/explain_latency.py``).
 
 Heavy modules (tensorflow, keras, shap) are imported inside the functions that need them.
 """
@@ -41,7 +42,6 @@ import threading
 import time
 import warnings
 import weakref
-import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -55,12 +55,14 @@ from zoo.store import atomic_write_bytes
 if TYPE_CHECKING:  # pragma: no cover
     import shap
 
-METHODS: tuple[str, ...] = ("auto", "expected_gradients", "deep", "gradient")
+METHODS: tuple[str, ...] = ("auto", "layerwise", "expected_gradients", "deep", "gradient")
 DEFAULT_BACKGROUND = 100
-DEFAULT_NSAMPLES = 200
+DEFAULT_NSAMPLES = 200  # shap.GradientExplainer's samples per input
+DEFAULT_EG_NSAMPLES = 4000  # expected gradients: gradient evaluations per input, at most
+SCALE_FLOOR = 0.1  # normalized additivity: error / max(|f(x) - base|, 0.1 * std of f)
 BACKGROUND_SEED = 0
 RANGE_TOLERANCE = 1.0  # allowed: training range widened by this many spans each side
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 _FLOAT_BUDGET = 2_000_000  # floats in one (batch x nsamples x input) block: ~50 MB peak
 _MAX_EXPLAINERS = 16
 _MAX_RANDOMIZED = 4  # randomized clones (+ their explainers) kept for explain.fidelity
@@ -630,6 +632,7 @@ class _Explainer:
             [self.predict(background[i : i + 256]) for i in range(0, len(background), 256)]
         )
         self.base_values = preds[:, list(outputs)].mean(axis=0).astype(np.float32)
+        self.spread = preds[:, list(outputs)].std(axis=0).astype(np.float32)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         import tensorflow as tf
@@ -643,77 +646,48 @@ class _Explainer:
         raise NotImplementedError
 
 
+class _Layerwise(_Explainer):
+    """DeepSHAP rules per layer (:mod:`explain.layerwise`), refined to the tolerance."""
+
+    method = "layerwise"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from .layerwise import LayerwiseRules
+
+        self.rules = LayerwiseRules(self.model, self.background, self.outputs)
+
+    def batch_size(self) -> int:
+        return self.rules.batch_size()
+
+    def attributions(self, x: np.ndarray, seed: int) -> np.ndarray:
+        f = self.predict(x)[:, list(self.outputs)]
+        return self.rules.attributions(
+            x, f=f, base=self.base_values, scale_floor=SCALE_FLOOR * self.spread
+        )
+
+
 class _ExpectedGradients(_Explainer):
+    """Expected gradients, every reference's path integrated adaptively (explain.paths)."""
+
     method = "expected_gradients"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        import tensorflow as tf
+        from .paths import AdaptivePaths, gradient_function
 
-        model, outputs = self.model, self.outputs
-        shape = self.background.shape[1:]
-        nd = len(shape)
-        bg = tf.constant(self.background)
-        specs = [
-            tf.TensorSpec((None, *shape), tf.float32),
-            tf.TensorSpec((None, None), tf.int32),
-            tf.TensorSpec((None, None), tf.float32),
-            tf.TensorSpec((None, None), tf.float32),
-        ]
-
-        @tf.autograph.experimental.do_not_convert
-        def attributions(x: Any, idx: Any, alpha: Any, weight: Any) -> Any:
-            refs = tf.gather(bg, idx)  # (B, M, *S)
-            delta = tf.expand_dims(x, 1) - refs
-            lead = tf.shape(idx)
-            tail = tf.ones((nd,), tf.int32)
-            a = tf.reshape(alpha, tf.concat([lead, tail], 0))
-            w = tf.reshape(weight, tf.concat([lead, tail], 0))
-            points = tf.reshape(refs + a * delta, (-1, *shape))
-            weighted = delta * w
-            with tf.GradientTape(persistent=len(outputs) > 1) as tape:
-                tape.watch(points)
-                out = tf.reshape(model(points, training=False), (tf.shape(points)[0], -1))
-                totals = [tf.reduce_sum(out[:, k]) for k in outputs]
-            phis = []
-            for total in totals:
-                grad = tf.reshape(tape.gradient(total, points), tf.shape(refs))
-                phis.append(tf.reduce_sum(grad * weighted, axis=1))
-            return tf.stack(phis, axis=-1)
-
-        self._fn = tf.function(attributions).get_concrete_function(*specs)
+        shape = tuple(self.background.shape[1:])
+        fn = gradient_function(self.model, self.outputs, shape)
+        per_ref = max(1, int(self.nsamples or DEFAULT_EG_NSAMPLES) // len(self.background))
+        self.paths = AdaptivePaths(fn, self.background, budget=per_ref)
 
     def batch_size(self) -> int:
-        m = self.nsamples or DEFAULT_NSAMPLES
-        per = m * int(np.prod(self.background.shape[1:]))
-        return int(np.clip(_FLOAT_BUDGET // max(per, 1), 1, 64))
-
-    def draws(self, x: np.ndarray, seed: int) -> tuple[np.ndarray, ...]:
-        """Per input: references, interpolation factors and weights, seeded by its content.
-
-        Each input's draws depend only on (seed, the input's bytes), so an input gets the
-        same attributions whatever batch it is explained in.
-        """
-        m = self.nsamples or DEFAULT_NSAMPLES
-        n_bg = len(self.background)
-        j = np.arange(m)
-        slot = j % n_bg
-        per_ref = np.bincount(slot, minlength=n_bg)[slot]  # samples that reference gets
-        weight = 1.0 / (min(m, n_bg) * per_ref)
-        idx = np.empty((len(x), m), np.int32)
-        alpha = np.empty((len(x), m), np.float32)
-        for b, row in enumerate(x):
-            rng = np.random.default_rng([seed, zlib.crc32(row.tobytes())])
-            idx[b] = rng.permutation(n_bg)[slot]
-            alpha[b] = (j // n_bg + rng.random(m)) / per_ref
-        weights = np.broadcast_to(weight.astype(np.float32), idx.shape)
-        return idx, alpha, np.ascontiguousarray(weights)
+        per = len(self.background) * 8 * int(np.prod(self.background.shape[1:]))
+        return int(np.clip(_FLOAT_BUDGET // max(per * len(self.outputs), 1), 1, 32))
 
     def attributions(self, x: np.ndarray, seed: int) -> np.ndarray:
-        import tensorflow as tf
-
-        args = [tf.constant(a) for a in (x, *self.draws(x, seed))]
-        return self._fn(*args).numpy()
+        phi, _, _ = self.paths.attributions(x)
+        return phi.reshape(*x.shape, len(self.outputs))
 
 
 class _ShapBacked(_Explainer):
@@ -771,6 +745,7 @@ def _shap_to_array(vals: Any, xshape: tuple[int, ...], outputs: tuple[int, ...])
 
 
 _CLASSES: dict[str, type[_Explainer]] = {
+    "layerwise": _Layerwise,
     "expected_gradients": _ExpectedGradients,
     "deep": _ShapDeep,
     "gradient": _ShapGradient,
@@ -780,7 +755,18 @@ _CLASSES: dict[str, type[_Explainer]] = {
 def _resolve_method(t: _Target, method: str) -> str:
     if method not in METHODS:
         raise ZooError(f"unknown method {method!r}; expected one of {list(METHODS)}")
-    if method == "auto":
+    if method in ("auto", "layerwise"):
+        from .layerwise import unsupported
+
+        why = unsupported(t.model)
+        if why is None:
+            return "layerwise"
+        if method == "layerwise":
+            raise ZooError(
+                f"method='layerwise' cannot explain {t.ref or t.model.name}: {why}; expected "
+                "a functional or Sequential keras.Model with one input and one output; use "
+                "method='expected_gradients' (any differentiable model)"
+            )
         return "expected_gradients"
     if method == "deep":
         blockers = _deep_check(t.model, t.input_shape)
@@ -796,9 +782,18 @@ def _resolve_method(t: _Target, method: str) -> str:
                 f"{'recurrent parts' if recurrent else 'unsupported parts'} "
                 f"({'; '.join(blockers)}). {why}, and a failed attempt leaves TensorFlow's "
                 "gradient recording patched, breaking later training in this process. Use "
-                "method='expected_gradients' (fast) or method='gradient' (shap's own)"
+                "method='layerwise' (the same DeepLIFT idea, exact on these layers too) or "
+                "method='expected_gradients'"
             )
     return method
+
+
+def _nsamples(method: str, nsamples: int | None) -> int | None:
+    """The sample setting a method uses (None: the method takes none)."""
+    if method in ("deep", "layerwise"):
+        return None
+    default = DEFAULT_EG_NSAMPLES if method == "expected_gradients" else DEFAULT_NSAMPLES
+    return int(nsamples or default)
 
 
 def _get_explainer(
@@ -815,7 +810,7 @@ def _get_explainer(
         bg, bg_key = None, f"train{size}s{BACKGROUND_SEED}"
     else:
         bg, bg_key = _background(t, background)
-    ns = None if method == "deep" else int(nsamples or DEFAULT_NSAMPLES)
+    ns = _nsamples(method, nsamples)
     key = (t.key, method, bg_key, ns, outputs)
     with _CACHE_LOCK:
         hit = _EXPLAINERS.get(key) if use_cache else None
@@ -898,13 +893,17 @@ def explain(
             accepted), finite, scaled like the training data.
         background: reference inputs — an array, or a count of training samples
             (default 100, stratified by class for classifiers, fixed seed).
-        method: ``"auto"`` (= ``"expected_gradients"``), ``"expected_gradients"``,
+        method: ``"auto"`` (``"layerwise"`` for functional/Sequential models, else
+            ``"expected_gradients"``), ``"layerwise"``, ``"expected_gradients"``,
             ``"deep"`` (shap.DeepExplainer; refused for recurrent models) or ``"gradient"``
             (shap.GradientExplainer).
-        nsamples: gradient evaluations per input (expected gradients / gradient; default
-            200, i.e. 2 per background reference).
+        nsamples: ``"expected_gradients"``: gradient evaluations per input at most
+            (default 4000; the integration stops earlier once within tolerance);
+            ``"gradient"``: shap's samples per input (default 200); ignored by
+            ``"layerwise"`` and ``"deep"``.
         batch_size: inputs per batch (default: sized to ~16 MB of gradients).
-        seed: seed of the estimator's sampling (an input's result never depends on its
+        seed: seed of shap's sampling (``"gradient"``; ours are deterministic; an
+            input's result never depends on its
             batch).
         output: which outputs to explain (names or indices; default all).
         y: true labels (indices or class names), recorded for the plots.
@@ -1029,7 +1028,7 @@ def _explain_prepared(
         seed=seed,
         seconds=seconds,
         ms_per_sample=1000.0 * seconds / n,
-        additivity=additivity_error(values, base, preds),
+        additivity=additivity_error(values, base, preds, getattr(explainer, "spread", None)),
         predictions=preds,
         predicted=predicted,
         y_true=labels,
@@ -1054,24 +1053,41 @@ def _make_explanation(
     return e
 
 
-def additivity_error(values: np.ndarray, base: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
+def additivity_error(
+    values: np.ndarray,
+    base: np.ndarray,
+    outputs: np.ndarray,
+    spread: np.ndarray | None = None,
+) -> dict[str, float]:
     """|sum of attributions + base value - model output| over samples and outputs.
 
-    Returns ``max``, ``mean`` and ``relative`` (mean error / mean |output - base|).
+    Returns ``max``, ``mean``, ``relative`` (mean error / mean |output - base|) and the
+    *normalized* error per sample and output, ``|sum + base - f| / max(|f - base|,
+    0.1 * spread)`` (``spread``: the output's standard deviation, default the spread
+    of ``outputs``), as ``p50``, ``p95`` and ``normalized_max``. The floor keeps an
+    output that barely moves from the base from dividing by almost zero.
 
     Example:
         >>> import numpy as np
-        >>> additivity_error(np.ones((2, 3, 1)), np.zeros((2, 1)), np.full((2, 1), 3.0))
-        {'max': 0.0, 'mean': 0.0, 'relative': 0.0}
+        >>> add = additivity_error(np.ones((2, 3, 1)), np.zeros((2, 1)), np.full((2, 1), 3.1))
+        >>> round(add["max"], 6), round(add["p95"], 4)
+        (0.1, 0.0323)
     """
     n, k = base.shape
     total = values.reshape(n, -1, k).sum(axis=1, dtype=np.float64) + base
     err = np.abs(total - outputs)
     scale = float(np.abs(outputs - base).mean())
+    if spread is None:
+        spread = np.std(outputs, axis=0)
+    denom = np.maximum(np.abs(outputs - base), SCALE_FLOOR * np.asarray(spread, np.float64))
+    norm = np.where(denom > 0, err / np.where(denom > 0, denom, 1.0), 0.0)
     return {
         "max": float(err.max()),
         "mean": float(err.mean()),
         "relative": float(err.mean() / scale) if scale > 0 else 0.0,
+        "p50": float(np.percentile(norm, 50)),
+        "p95": float(np.percentile(norm, 95)),
+        "normalized_max": float(norm.max()),
     }
 
 
@@ -1176,7 +1192,7 @@ def explain_test_split(
         "method": resolved,
         "background": DEFAULT_BACKGROUND if background is None else int(background),
         "background_seed": BACKGROUND_SEED,
-        "nsamples": None if resolved == "deep" else int(nsamples or DEFAULT_NSAMPLES),
+        "nsamples": _nsamples(resolved, nsamples),
         "seed": seed,
         "outputs": list(outputs),
         "limit": limit,

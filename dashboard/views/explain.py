@@ -257,6 +257,7 @@ def body() -> None:
         return
     root = data.store_root()
     m = data.load(root, ref)
+    data.warm_explainer(root, ref)  # in the background, so the Explain click is fast
     d = m.dataset()
     source = st.radio(
         "Input", ["test sample", "your own input"], horizontal=True, key="explain_source"

@@ -38,6 +38,7 @@ def body() -> None:
         return
     root = data.store_root()
     m = data.load(root, ref)
+    data.warm_explainer(root, ref)  # the discriminator's, in the background
     metrics = m.metrics
 
     cols = st.columns(4)

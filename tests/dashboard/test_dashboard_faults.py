@@ -43,7 +43,7 @@ def test_upload_a_drawn_digit_and_explain_it(open_page, metric, texts):
     assert "Predicted" in texts(at)
     at.button(key="explain_go").click().run()
     assert not at.exception
-    assert metric(at, "method") == "expected_gradients"
+    assert metric(at, "method") == "layerwise"
 
 
 @pytest.mark.parametrize(

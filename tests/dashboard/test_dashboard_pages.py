@@ -79,7 +79,7 @@ def test_explain_a_test_sample(open_page, metric, texts, name):
     assert "Press Explain" in texts(at)
     at.button(key="explain_go").click().run()
     assert not at.exception
-    assert metric(at, "method") == "expected_gradients"
+    assert metric(at, "method") == "layerwise"
     add = metric(at, "additivity error (max)")  # "0.037 ppm" for the forecaster
     assert float(add.split()[0]) < 0.5 and add.endswith(" ppm") == (name == "lstm-co2")
     # a second view of the same explanation (no recomputation) works too
@@ -139,7 +139,7 @@ def test_gan_page_samples_fresh_samples_and_discriminator_shap(open_page, metric
     at.number_input(key="gan_sample").set_value(2).run()
     at.button(key="gan_explain").click().run()
     assert not at.exception
-    assert metric(at, "method") == "expected_gradients"
+    assert metric(at, "method") == "layerwise"
 
 
 def test_compare_two_runs_shows_the_differing_options(open_page, frame):

@@ -30,7 +30,7 @@ def test_zoo_explain_prints_and_writes_png(
     printed = capsys.readouterr().out
     assert out.read_bytes().startswith(PNG_MAGIC)
     assert f"{name}@" in printed and "test sample 3" in printed
-    assert "method: expected_gradients (requested auto)" in printed
+    assert "method: layerwise (requested auto)" in printed
     assert "additivity error: max " in printed
     assert f"wrote {out}" in printed
     for text in EXPECTED[name]:

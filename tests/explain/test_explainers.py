@@ -49,7 +49,7 @@ def test_shapes_base_values_and_names(load_model, name):
     assert e.data.shape == (6, *shape)
     assert tuple(e.output_names) == names
     meta = explain.info(e)
-    assert meta.method == "expected_gradients"  # what "auto" picks for every family
+    assert meta.method == "layerwise"  # what "auto" picks for every zoo family
     assert meta.output_names == names
     # base value = mean model output over the default background (100 training samples)
     target = m.discriminator if name == "gan-digits" else m.model
@@ -121,11 +121,11 @@ def test_explainer_is_built_once_per_model_and_settings(load_model):
     m = load_model("mlp-cancer")
     x = m.dataset().x_test[:5]
     explain.explain(m, x)
-    key = (f"ref:{m.ref}", "expected_gradients", "train100s0", 200, (0,))
+    key = (f"ref:{m.ref}", "layerwise", "train100s0", None, (0,))
     first = ex._EXPLAINERS[key]
     explain.explain(m, x, seed=4)
     assert ex._EXPLAINERS[key] is first
-    explain.explain(m, x, nsamples=100)
+    explain.explain(m, x, method="expected_gradients", nsamples=1000)
     assert ex._EXPLAINERS[key] is first and len({k for k in ex._EXPLAINERS if k[0] == key[0]}) == 2
 
 

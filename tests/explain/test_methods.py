@@ -1,5 +1,5 @@
-"""The estimators against each other: our expected gradients vs shap's, Deep's additivity,
-and DeepExplainer kept away from recurrent models."""
+"""The estimators: ours add up on every family (measured against the model itself), agree
+with shap's Deep where it runs, and DeepExplainer is kept away from recurrent models."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 
 import explain
+import zoo
 from explain.fidelity import rank_correlation
 from zoo.errors import ZooError
 
-# Measured here (tiny models, 200 samples per input): mean additivity error relative to
-# mean |f(x) - base| is 0.02-0.07 for expected gradients; Deep is exact to float error.
-EG_RELATIVE_ADDITIVITY = 0.2
+# The issue's goal: normalized additivity |sum phi + base - f| / max(|f - base|, 0.1 std)
+# at most 1 % at the 95th percentile, for every family.
+P95_GOAL = 0.01
 
 
 def _shap_registry_entries() -> list[str]:
@@ -26,32 +27,110 @@ def _shap_registry_entries() -> list[str]:
     return left
 
 
-@pytest.mark.parametrize("name", ["cnn-digits", "gru-digits", "mlp-cancer"])
-def test_fast_path_agrees_with_shap_gradient_explainer(load_model, name):
-    m = load_model(name)
-    x = m.dataset().x_test[:12]
-    ours = explain.explain(m, x, method="expected_gradients", nsamples=200)
-    ref = explain.explain(m, x, method="gradient", nsamples=200)
-    assert explain.info(ref).method == "gradient"
-    a, b = np.abs(ours.values).mean(0), np.abs(ref.values).mean(0)
-    global_corr = rank_correlation(a[None], b[None])
-    per_sample = rank_correlation(ours.values, ref.values)
-    assert global_corr > 0.9, global_corr
-    assert per_sample > 0.8, per_sample
-    # and it is faster than shap's own loop over samples and outputs
-    assert explain.info(ours).seconds < explain.info(ref).seconds
+def _normalized_error(e, model_out: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """The additivity error recomputed here from the model itself, not from zoo_info."""
+    n, k = e.base_values.shape
+    total = np.asarray(e.values, np.float64).reshape(n, -1, k).sum(axis=1) + e.base_values
+    err = np.abs(total - model_out)
+    return err / np.maximum(np.abs(model_out - e.base_values), 0.1 * spread)
 
 
 @pytest.mark.parametrize(
-    "name", ["cnn-digits", "gru-digits", "lstm-co2", "mlp-cancer", "gan-digits"]
+    "name", ["cnn-digits", "gru-digits", "lstm-digits", "lstm-co2", "mlp-cancer", "gan-digits"]
 )
-def test_expected_gradients_is_approximately_additive(load_model, name):
+def test_default_method_adds_up_on_every_family(load_model, name):
     m = load_model(name)
-    e = explain.explain(m, m.dataset().x_test[:16])
-    add = explain.info(e).additivity
-    assert add["relative"] < EG_RELATIVE_ADDITIVITY, add
-    more = explain.explain(m, m.dataset().x_test[:16], nsamples=800)
-    assert explain.info(more).additivity["mean"] < add["mean"]  # shrinks with nsamples
+    x = m.dataset().x_test[:16]
+    e = explain.explain(m, x)
+    meta = explain.info(e)
+    assert meta.method == "layerwise"
+    net = m.discriminator if name == "gan-digits" else m.model
+
+    def outputs(inputs: np.ndarray) -> np.ndarray:
+        inputs = np.asarray(inputs, np.float32)
+        return np.asarray(net(inputs, training=False), np.float64).reshape(len(inputs), -1)
+
+    spread = outputs(m.dataset().x_test).std(axis=0)  # sigma_f over the test split
+    err = _normalized_error(e, outputs(x), spread)
+    assert np.percentile(err, 95) <= P95_GOAL, np.percentile(err, 95)
+    assert meta.additivity["p95"] <= P95_GOAL  # what the dashboard and report show
+
+
+@pytest.mark.parametrize("name", ["cnn-digits", "mlp-cancer"])
+def test_layerwise_agrees_with_shap_deep_explainer(load_model, name):
+    m = load_model(name)
+    x = m.dataset().x_test[:8]
+    ours = explain.explain(m, x)
+    deep = explain.explain(m, x, method="deep")
+    # the same DeepLIFT idea; the rules differ for softmax and max pooling (shap divides by
+    # a difference there, ours integrates exactly), so single maps of this barely trained
+    # model differ; per-map agreement on the quick zoo is in bench/explain_latency.py
+    a, b = np.abs(ours.values).mean(0), np.abs(deep.values).mean(0)
+    assert rank_correlation(a[None], b[None]) > 0.8  # global importance (tiny model)
+    assert not _shap_registry_entries()
+
+
+def test_a_users_own_models_add_up(bilstm):
+    import keras
+
+    model, x_train, x_test, _ = bilstm  # recurrent: shap's Deep cannot explain it at all
+    e = explain.explain(model, x_test[:8], background=x_train[:50])
+    assert explain.info(e).method == "layerwise"
+    assert explain.info(e).additivity["p95"] <= P95_GOAL
+
+    # a CNN with LeakyReLU (no rule in shap's Deep) and max pooling, built and trained here
+    keras.utils.set_random_seed(2)
+    images = x_train.reshape(-1, 8, 8, 1)
+    cnn = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(8, 3, padding="same"),
+            keras.layers.LeakyReLU(),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    cnn.compile("adam", "sparse_categorical_crossentropy")
+    cnn.fit(images, zoo.dataset("gru-digits").y_train, epochs=1, verbose=0)
+    e = explain.explain(cnn, x_test[:8].reshape(-1, 8, 8, 1), background=images[:50])
+    assert explain.info(e).method == "layerwise"
+    assert explain.info(e).additivity["normalized_max"] <= 1e-3  # exact: no smooth block
+
+
+def test_unwalkable_model_falls_back_to_adaptive_expected_gradients(load_model):
+    import keras
+
+    # a gated unit (Multiply of two branches): no layer rule covers a product of inputs
+    m = load_model("mlp-cancer")
+    d = m.dataset()
+    keras.utils.set_random_seed(3)
+    inp = keras.Input((d.x_train.shape[1],))
+    gate = keras.layers.Dense(8, activation="sigmoid")(inp)
+    value = keras.layers.Dense(8, activation="tanh")(inp)
+    hidden = keras.layers.Multiply()([gate, value])
+    model = keras.Model(inp, keras.layers.Dense(1, activation="sigmoid")(hidden))
+    model.compile("adam", "binary_crossentropy")
+    model.fit(d.x_train, d.y_train, epochs=3, verbose=0)
+    e = explain.explain(model, d.x_test[:8], background=d.x_train[:40])
+    meta = explain.info(e)
+    assert meta.method == "expected_gradients"
+    assert meta.additivity["p95"] <= P95_GOAL
+    with pytest.raises(ZooError, match="several inputs non-linearly"):
+        explain.explain(model, d.x_test[:2], background=d.x_train[:40], method="layerwise")
+    # the figure measures the estimator: with one gradient per path it is far off
+    rough = explain.explain(model, d.x_test[:8], background=d.x_train[:40], nsamples=40)
+    assert explain.info(rough).additivity["p95"] > 10 * meta.additivity["p95"]
+
+
+def test_shap_gradient_explainer_is_the_sampled_reference(load_model):
+    m = load_model("mlp-cancer")
+    x = m.dataset().x_test[:12]
+    ours = explain.explain(m, x)
+    ref = explain.explain(m, x, method="gradient", nsamples=200)
+    assert explain.info(ref).method == "gradient"
+    assert rank_correlation(ours.values, ref.values) > 0.8
+    assert explain.info(ours).additivity["p95"] < explain.info(ref).additivity["p95"]
 
 
 @pytest.mark.parametrize("name", ["cnn-digits", "mlp-cancer"])
@@ -69,7 +148,7 @@ def test_deep_is_refused_for_recurrent_models_and_training_still_works(load_mode
     import keras
 
     gru = load_model("gru-digits")
-    with pytest.raises(ZooError, match="recurrent.*expected_gradients"):
+    with pytest.raises(ZooError, match="recurrent.*layerwise"):
         explain.explain(gru, gru.dataset().x_test[:2], method="deep")
     model, x_train, x_test, _ = bilstm
     with pytest.raises(ZooError, match=r"forward_lstm\w* \(LSTM\)"):
@@ -91,6 +170,6 @@ def test_deep_is_refused_for_recurrent_models_and_training_still_works(load_mode
 
 def test_deep_is_refused_for_ops_without_a_deeplift_rule(load_model):
     m = load_model("gan-digits")  # the discriminator uses LeakyReLU: shap's Deep would crash
-    with pytest.raises(ZooError, match="LeakyRelu.*expected_gradients"):
+    with pytest.raises(ZooError, match="LeakyRelu.*layerwise"):
         explain.explain(m, m.dataset().x_test[:3], method="deep")
     assert not _shap_registry_entries()

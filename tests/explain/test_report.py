@@ -149,7 +149,7 @@ def test_content_of_each_family(
     m = trained(name)
     tags = {d["data-tag"] for t, d in page.tags if t == "article" and d.get("data-tag")}
     assert m.ref in page.title
-    assert "expected_gradients" in html  # the method used
+    assert "layerwise" in html  # the method used
     assert str(escape(m.diagnosis.get("message", ""))) in html
     assert "sanity check passed" in html and "additivity error, max" in html
     assert "shap" in html and "tensorflow" in html  # library versions
