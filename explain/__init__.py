@@ -7,7 +7,7 @@ Example:
     >>> m = zoo.load("cnn-digits")
     >>> e = explain.explain(m, m.dataset().x_test[:2])
     >>> explain.info(e).method, e.values.shape
-    ('expected_gradients', (2, 8, 8, 1, 10))
+    ('layerwise', (2, 8, 8, 1, 10))
     >>> r = explain.fidelity(m, e)
     >>> r["rank_corr_trained"] > 0.9, abs(r["rank_corr_randomized"]) < 0.5
     (True, True)
@@ -25,6 +25,7 @@ from .explainers import (
     ExplanationInfo,
     additivity_error,
     clear_cache,
+    describe_method,
     explain,
     explain_test_split,
     global_importance,
@@ -37,6 +38,7 @@ __all__ = [
     "ExplanationInfo",
     "additivity_error",
     "clear_cache",
+    "describe_method",
     "explain",
     "explain_test_split",
     "fidelity",

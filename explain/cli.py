@@ -24,6 +24,8 @@ import numpy as np
 from zoo.errors import DataError, ZooError
 from zoo.store import atomic_write_bytes
 
+from .explainers import describe_method
+
 TOP_K = 5
 
 
@@ -80,8 +82,7 @@ def explain_command(
         print(line)
     k = _shown_output(trained, meta)
     print(
-        f"method: {meta.method} (requested {method}); background {meta.background_size} "
-        f"training samples; {meta.nsamples or '-'} gradient samples; "
+        f"method: {meta.method} (requested {method}); {describe_method(meta)}; "
         f"{1000 * meta.seconds:.0f} ms"
     )
     base = float(np.asarray(shown.base_values)[0, k])
@@ -91,7 +92,7 @@ def explain_command(
     print(
         f"additivity error: max {add['max']:.3g}{u}, mean {add['mean']:.3g}{u} "
         f"(base {base:.4g}{u} + sum of SHAP {float(values.sum()):.4g}{u} "
-        f"vs output {output:.4g}{u})"
+        f"vs output {output:.4g}{u}); normalized p95 {add.get('p95', float('nan')):.2%}"
     )
     labels = feature_labels(meta.input_kind, values.shape, meta.feature_names)
     flat, inputs = values.ravel(), np.asarray(shown.display_data)[0].ravel()

@@ -132,7 +132,7 @@ def info(explanation: Any) -> ExplanationInfo:
         >>> e = explain.explain(m, m.dataset().x_test[:2])
         >>> meta = explain.info(e)
         >>> meta.method, meta.output_names, meta.predictions.shape
-        ('expected_gradients', ('benign',), (2, 1))
+        ('layerwise', ('benign',), (2, 1))
         >>> meta.additivity["relative"] < 0.5
         True
     """
@@ -145,6 +145,29 @@ def info(explanation: Any) -> ExplanationInfo:
             "Explanation and use index=... in the plot functions"
         )
     return meta
+
+
+_METHOD_NOTES = {
+    "layerwise": "DeepSHAP rules per layer; path integrals refined inside LSTM/GRU/softmax",
+    "expected_gradients": "expected gradients, every reference path integrated adaptively",
+    "deep": "shap.DeepExplainer",
+    "gradient": "shap.GradientExplainer",
+}
+
+
+def describe_method(meta: ExplanationInfo) -> str:
+    """One line for people: the method, its settings and the background.
+
+    Example:
+        >>> import explain
+        >>> m = zoo.load("mlp-cancer")
+        >>> line = describe_method(explain.info(explain.explain(m, m.dataset().x_test[:1])))
+        >>> line.startswith("layerwise (DeepSHAP"), line.endswith("100 training samples")
+        (True, True)
+    """
+    note = _METHOD_NOTES.get(meta.method, meta.method)
+    samples = f", {meta.nsamples} samples per input at most" if meta.nsamples else ""
+    return f"{meta.method} ({note}){samples}, background of {meta.background_size} training samples"
 
 
 def _require_explanation(e: Any) -> None:
@@ -933,7 +956,7 @@ def explain(
         >>> e.values.shape, e.base_values.shape
         ((2, 8, 8, 1, 10), (2, 10))
         >>> e.output_names[:3], explain.info(e).method
-        (['0', '1', '2'], 'expected_gradients')
+        (['0', '1', '2'], 'layerwise')
     """
     t = _resolve_target(target, output_names, feature_names)
     if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
@@ -1166,7 +1189,7 @@ def explain_test_split(
         >>> m = zoo.load("lstm-co2")
         >>> e = explain.explain_test_split(m, limit=4, nsamples=20)
         >>> e.values.shape, explain.info(e).cache_file
-        ((4, 52, 1, 1), '.../lstm-co2/.../explain/test-expected_gradients-....npz')
+        ((4, 52, 1, 1), '.../lstm-co2/.../explain/test-layerwise-....npz')
         >>> explain.info(explain.explain_test_split(m, limit=4, nsamples=20)).cached
         True
     """

@@ -202,7 +202,7 @@ def fidelity(
         >>> e = explain.explain(m, m.dataset().x_test[:4])
         >>> r = explain.fidelity(m, e)
         >>> r["method"], r["n_randomization"], r["sanity_passed"]
-        ('expected_gradients', 4, True)
+        ('layerwise', 4, True)
         >>> r["rank_corr_trained"] > 0.9, abs(r["rank_corr_randomized"]) < 0.5
         (True, True)
         >>> explain.fidelity(m, e)["rank_corr_randomized"] == r["rank_corr_randomized"]

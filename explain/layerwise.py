@@ -186,8 +186,8 @@ def gauss_legendre(panels: int, nodes: int) -> tuple[np.ndarray, np.ndarray]:
 
     Example:
         >>> a, w = gauss_legendre(2, 3)
-        >>> round(float(w.sum()), 12), round(float((w * a**5).sum()), 12)  # exact: 1/6
-        (1.0, 0.166666666667)
+        >>> round(float(w.sum()), 6), round(float((w * a**5).sum()), 6)  # exact: 1/6
+        (1.0, 0.166667)
     """
     t, w = np.polynomial.legendre.leggauss(nodes)
     edges = np.linspace(0.0, 1.0, panels + 1)

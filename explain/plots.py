@@ -77,7 +77,7 @@ def in_units(e: Any, data: Any) -> Any:
         (Units(output='ppm', features='ppm'), True)
         >>> total = u.values.sum(axis=(1, 2)) + u.base_values  # additive, now in ppm
         >>> err = np.abs(total - explain.info(u).predictions).max()
-        >>> bool(np.isclose(err, explain.info(e).additivity["max"] * d.target_scale))
+        >>> bool(np.isclose(err, explain.info(e).additivity["max"] * d.target_scale, atol=1e-4))
         True
         >>> c = zoo.load("mlp-cancer")
         >>> t = plots.in_units(explain.explain(c, c.dataset().x_test[:1]), c.dataset())

@@ -40,6 +40,8 @@ import numpy as np
 from zoo.errors import DataError, ZooError
 from zoo.store import atomic_write_bytes
 
+from .explainers import describe_method as explain_describe
+
 DEFAULT_SAMPLES = 6
 MAX_SAMPLES = 48
 # The global importance averages the first GLOBAL_LIMIT test samples, explained with the
@@ -677,10 +679,8 @@ def _importance_section(trained: Any, method: str) -> tuple[dict[str, Any], Any]
                 "values of its 5th and 95th percentiles are shown beside its name).",
             )
         )
-    note = (
-        f"{meta.method}, {meta.nsamples or '-'} gradient samples each, background of "
-        f"{meta.background_size} training samples; "
-        + ("read from the disk cache." if meta.cached else "computed now and cached on disk.")
+    note = f"{explain_describe(meta)}; " + (
+        "read from the disk cache." if meta.cached else "computed now and cached on disk."
     )
     return {"figures": figures, "note": note, "n": len(e_test.values)}, meta
 
@@ -778,6 +778,8 @@ def _fidelity_rows(
         ("additivity error, max", err("additivity_max")),
         ("additivity error, mean", err("additivity_mean")),
         ("additivity error / mean |f(x) − base|", _fmt(fid.get("additivity_relative"))),
+        ("normalized additivity error, p95", _fmt(fid.get("additivity_p95"))),
+        ("normalized additivity error, max", _fmt(fid.get("additivity_normalized_max"))),
     ]
     if "rank_corr_trained" in fid:
         rows += [

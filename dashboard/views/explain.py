@@ -201,11 +201,12 @@ def _show_explanation(root: str, ref: str, m: Any, sample: str, x: np.ndarray, y
     cols[0].metric("method", meta.method)
     add_max = fid["additivity_max"] * abs(d.target_scale)
     cols[1].metric("additivity error (max)", f"{add_max:.2g}{u}")
-    cols[2].metric("additivity error (relative)", f"{fid['additivity_relative']:.2%}")
+    cols[2].metric("additivity error (normalized)", f"{fid['additivity_normalized_max']:.2%}")
     cols[3].metric("compute time", f"{meta.ms_per_sample:.0f} ms")
     st.caption(
-        f"background: {meta.background} ({meta.background_size} samples), "
-        f"{meta.nsamples or '–'} gradient samples; additivity = |Σ SHAP + base − f(x)|"
+        f"{explain.describe_method(meta)}. Additivity = |Σ SHAP + base − f(x)|, measured "
+        "against the model's own output; normalized by max(|f(x) − base|, 0.1 × the "
+        "output's spread over the background)."
     )
     views = ["waterfall"]
     if meta.input_kind == "image":
