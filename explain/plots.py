@@ -36,6 +36,7 @@ from zoo.errors import DataError
 from .explainers import ExplanationInfo, _require_explanation
 
 _CMAP = "bwr"  # blue = opposes, red = supports
+_ABSOLUTE_ERRORS = ("max", "mean")  # additivity figures in output units (the rest are ratios)
 
 
 # --------------------------------------------------------------------------- data units
@@ -115,8 +116,8 @@ def in_units(e: Any, data: Any) -> Any:
     )
     if meta is not None:
         changes: dict[str, Any] = {
-            "additivity": {
-                key: (v if key == "relative" else v * abs(scale))
+            "additivity": {  # absolute errors scale; ratios (relative, p50, ...) do not
+                key: (v * abs(scale) if key in _ABSOLUTE_ERRORS else v)
                 for key, v in (meta.additivity or {}).items()
             }
         }

@@ -195,6 +195,8 @@ def test_forecaster_explanation_is_in_ppm_and_stays_additive(explained, load_mod
     add, add_ppm = explain.info(e).additivity, explain.info(shown).additivity
     assert add_ppm["max"] == pytest.approx(a * add["max"])
     assert add_ppm["relative"] == pytest.approx(add["relative"])
+    for ratio in ("p50", "p95", "normalized_max"):  # dimensionless: unchanged by the unit
+        assert add_ppm[ratio] == pytest.approx(add[ratio])
     # the heading, axes and colorbar say ppm, with the values converted
     fig = plots.sequence_heatmap(shown, index=2)
     p, base = float(forecast_ppm[2, 0]), float(shown.base_values[2, 0])
