@@ -25,6 +25,20 @@ TINY = {
 }
 
 
+@pytest.fixture
+def overfit_mlp() -> dict:
+    """mlp-cancer options built to overfit: 60 training samples, a wide network, no
+    dropout or L2, a high learning rate (add `epochs` and `early_stopping`)."""
+    return dict(
+        max_train_samples=60,
+        dense_units=(256, 256),
+        dropout=0.0,
+        l2=0.0,
+        learning_rate=1e-2,
+        batch_size=16,
+    )
+
+
 @pytest.fixture(scope="session")
 def tiny_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Every default zoo entry trained tiny into one store: {name: in-memory TrainedModel}."""

@@ -16,22 +16,10 @@ from zoo.evaluation import OVERFIT_RISE, diagnose
 # --- real runs: overfitting -----------------------------------------------------------
 
 
-def test_overfitting_when_the_validation_loss_rises(tmp_path):
-    # 60 training samples, a wide network, no dropout / L2, a high learning rate, many
-    # epochs, no early stopping: validation loss bottoms out at epoch ~3 and then climbs
-    # while training loss goes to ~0.
-    run = zoo.train(
-        "mlp-cancer",
-        store=tmp_path,
-        max_train_samples=60,
-        dense_units=(256, 256),
-        dropout=0.0,
-        l2=0.0,
-        learning_rate=1e-2,
-        epochs=20,
-        early_stopping=0,
-        batch_size=16,
-    )
+def test_overfitting_when_the_validation_loss_rises(tmp_path, overfit_mlp):
+    # the overfitting setup, many epochs, no early stopping: validation loss bottoms out at
+    # epoch ~3 and then climbs while training loss goes to ~0.
+    run = zoo.train("mlp-cancer", store=tmp_path, epochs=20, early_stopping=0, **overfit_mlp)
     d = run.metrics["diagnosis"]
     assert d["verdict"] == "overfitting", d["message"]
     assert d["overfit_from"] == d["best_epoch"] + 1 and d["best_epoch"] <= 10

@@ -4,21 +4,9 @@ import pytest
 import zoo
 
 
-def test_early_stopping_fires_on_a_setup_built_to_overfit(tmp_path):
-    # 60 training samples, a wide network, no regularization, a high learning rate:
-    # validation loss bottoms out early and then climbs while training loss keeps falling.
-    run = zoo.train(
-        "mlp-cancer",
-        store=tmp_path,
-        max_train_samples=60,
-        dense_units=(256, 256),
-        dropout=0.0,
-        l2=0.0,
-        learning_rate=1e-2,
-        epochs=150,
-        early_stopping=5,
-        batch_size=16,
-    )
+def test_early_stopping_fires_on_a_setup_built_to_overfit(tmp_path, overfit_mlp):
+    # validation loss bottoms out early and then climbs while training loss keeps falling
+    run = zoo.train("mlp-cancer", store=tmp_path, epochs=150, early_stopping=5, **overfit_mlp)
     diag = run.metrics["diagnosis"]
     assert diag["early_stopped"] and diag["epochs_run"] < 150
     assert diag["epochs_run"] == diag["best_epoch"] + 5
