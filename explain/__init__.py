@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .cached import explain_test_split, global_importance
 from .explainers import (
     METHODS,
     ExplanationInfo,
@@ -27,8 +28,6 @@ from .explainers import (
     clear_cache,
     describe_method,
     explain,
-    explain_test_split,
-    global_importance,
     info,
 )
 from .fidelity import fidelity, randomized_clone, rank_correlation

@@ -626,7 +626,7 @@ def global_importance(
         >>> len(fig.axes), len(fig.axes[0].get_yticklabels())
         (1, 5)
     """
-    from .explainers import global_importance as aggregate
+    from .cached import global_importance as aggregate
 
     meta = _meta(e=g)
     units = _units(g)

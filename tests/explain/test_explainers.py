@@ -12,6 +12,7 @@ import pytest
 
 import explain
 from explain import explainers as ex
+from explain import targets
 from zoo.errors import DataError, ZooError
 
 # name -> (values shape after n, K, output names)
@@ -53,7 +54,7 @@ def test_shapes_base_values_and_names(load_model, name):
     assert meta.output_names == names
     # base value = mean model output over the default background (100 training samples)
     target = m.discriminator if name == "gan-digits" else m.model
-    bg, _ = ex._background(ex._resolve_target(m), None)
+    bg, _ = targets._background(targets._resolve_target(m), None)
     assert len(bg) == 100
     np.testing.assert_allclose(
         e.base_values[0], _model_outputs(target, bg).mean(0), rtol=1e-4, atol=1e-5
@@ -65,14 +66,14 @@ def test_shapes_base_values_and_names(load_model, name):
 
 def test_background_is_stratified_by_class(load_model):
     m = load_model("cnn-digits")
-    t = ex._resolve_target(m)
+    t = targets._resolve_target(m)
     y = m.dataset().y_train
-    idx = ex._stratified_indices(y, len(y), 100, ex.BACKGROUND_SEED)
+    idx = targets._stratified_indices(y, len(y), 100, targets.BACKGROUND_SEED)
     counts = np.bincount(y[idx], minlength=10)
     assert counts.sum() == 100 and counts.min() >= 8 and counts.max() <= 12
-    bg, key = ex._background(t, 50)
+    bg, key = targets._background(t, 50)
     assert bg.shape == (50, 8, 8, 1) and key == "train50s0"
-    bg2, _ = ex._background(t, 50)
+    bg2, _ = targets._background(t, 50)
     np.testing.assert_array_equal(bg, bg2)  # fixed seed
 
 

@@ -1,0 +1,234 @@
+"""Explanations of a stored model's test split, cached beside the artifact, and their
+global aggregate (mean |SHAP| per input position)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from zoo.errors import DataError, ZooError
+from zoo.store import atomic_write_bytes
+
+from .explainers import (
+    ExplanationInfo,
+    _explain_prepared,
+    _make_explanation,
+    _nsamples,
+    _resolve_method,
+    explain,
+    info,
+)
+from .targets import (
+    BACKGROUND_SEED,
+    DEFAULT_BACKGROUND,
+    _check_inputs,
+    _resolve_outputs,
+    _resolve_target,
+    _Target,
+    _to_model_space,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import shap
+
+CACHE_FORMAT = 2
+
+
+# --------------------------------------------------------------------------- disk cache
+
+
+def _test_split(t: _Target) -> tuple[np.ndarray, Any]:
+    data = t.trained.dataset()
+    x = _to_model_space(t, _check_inputs(t, data.x_test, "the test split"))
+    y = None if t.family == "gan" else getattr(data, "y_test", None)
+    return x, y
+
+
+def _cache_path(t: _Target, settings: dict[str, Any], x: np.ndarray) -> Path | None:
+    if t.path is None:
+        return None
+    blob = json.dumps(settings, sort_keys=True).encode()
+    digest = hashlib.sha1(blob + np.ascontiguousarray(x).tobytes()).hexdigest()[:16]
+    return t.path / "explain" / f"{settings['split']}-{settings['method']}-{digest}.npz"
+
+
+def _save(path: Path, e: shap.Explanation) -> None:
+    meta: ExplanationInfo = e.zoo_info
+    arrays: dict[str, np.ndarray] = {
+        "values": np.asarray(e.values),
+        "base_values": np.asarray(e.base_values),
+        "info": np.array(meta.to_json()),
+    }
+    if e.data is not None:
+        arrays["data"] = np.asarray(e.data)
+    for name in ("predictions", "predicted", "y_true"):
+        val = getattr(meta, name)
+        if val is not None:
+            arrays[name] = np.asarray(val)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _load(path: Path) -> shap.Explanation:
+    with np.load(path, allow_pickle=False) as z:
+        raw = json.loads(str(z["info"]))
+        for name in ("output_names", "output_indices", "class_names", "feature_names"):
+            if raw.get(name) is not None:
+                raw[name] = tuple(raw[name])
+        extra = {n: z[n] for n in ("predictions", "predicted", "y_true") if n in z.files}
+        meta = ExplanationInfo(**raw, **extra)
+        meta.cached, meta.cache_file = True, str(path)
+        data = z["data"] if "data" in z.files else None
+        return _make_explanation(z["values"], z["base_values"], data, meta)
+
+
+def explain_test_split(
+    trained: Any,
+    *,
+    method: str = "auto",
+    background: int | None = None,
+    nsamples: int | None = None,
+    seed: int = 0,
+    output: int | str | Sequence[int | str] | None = None,
+    limit: int | None = None,
+    batch_size: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> shap.Explanation:
+    """Explain the test split of a stored model, cached on disk beside the artifact.
+
+    The result is written once to ``trained.path / "explain" / "test-<method>-<key>.npz"``
+    (atomically: temp file + ``os.replace``), where ``<key>`` hashes the settings
+    (method, background, nsamples, seed, outputs, limit, cache format) and the test
+    inputs; later calls with the same settings only read that file
+    (``info(e).cached`` is True). A store that cannot be written is not an error: the
+    explanation is computed and returned uncached.
+
+    Example:
+        >>> import explain
+        >>> m = zoo.load("lstm-co2")
+        >>> e = explain.explain_test_split(m, limit=4, nsamples=20)
+        >>> e.values.shape, explain.info(e).cache_file
+        ((4, 52, 1, 1), '.../lstm-co2/.../explain/test-layerwise-....npz')
+        >>> explain.info(explain.explain_test_split(m, limit=4, nsamples=20)).cached
+        True
+    """
+    t = _resolve_target(trained)
+    if t.trained is None:
+        raise ZooError(
+            "explain_test_split needs a TrainedModel (it reads the test split and caches "
+            "under its artifact folder); got a plain keras.Model; use explain.explain(model, "
+            "x, background=...) instead"
+        )
+    if background is not None and not isinstance(background, (int, np.integer)):
+        raise DataError("background must be a count here; use explain.explain() for arrays")
+    x, y = _test_split(t)
+    if limit is not None:
+        x = x[: int(limit)]
+        y = None if y is None else np.asarray(y)[: int(limit)]
+    resolved = _resolve_method(t, method)
+    outputs = _resolve_outputs(t, output)
+    settings = {
+        "format": CACHE_FORMAT,
+        "split": "test",
+        "ref": t.ref,
+        "method": resolved,
+        "background": DEFAULT_BACKGROUND if background is None else int(background),
+        "background_seed": BACKGROUND_SEED,
+        "nsamples": _nsamples(resolved, nsamples),
+        "seed": seed,
+        "outputs": list(outputs),
+        "limit": limit,
+    }
+    path = _cache_path(t, settings, x)
+    if path is not None and path.exists():
+        try:
+            cached = _load(path)
+            if progress is not None:
+                progress(len(x), len(x))
+            return cached
+        except Exception as err:  # a damaged cache file is recomputed, never fatal
+            warnings.warn(f"ignoring unreadable explanation cache {path} ({err})", stacklevel=2)
+    e = _explain_prepared(
+        t,
+        x,
+        background=background,
+        method=resolved,
+        nsamples=nsamples,
+        batch_size=batch_size,
+        seed=seed,
+        output=outputs,
+        y=y,
+        progress=progress,
+        check_range=False,
+    )
+    if path is not None:
+        try:
+            _save(path, e)
+            e.zoo_info.cache_file = str(path)
+        except OSError as err:
+            warnings.warn(f"could not cache the explanation at {path} ({err})", stacklevel=2)
+    return e
+
+
+def global_importance(
+    target: Any,
+    x: Any = None,
+    *,
+    method: str = "auto",
+    background: int | np.ndarray | None = None,
+    nsamples: int | None = None,
+    seed: int = 0,
+    output: int | str | Sequence[int | str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> shap.Explanation:
+    """Mean |SHAP| per pixel / time step x feature / feature, for each output.
+
+    Uses the test split (disk-cached, see :func:`explain_test_split`) unless ``x`` is
+    given; ``x`` may also be an Explanation from :func:`explain` to aggregate it directly.
+    Returns a ``shap.Explanation`` without a sample axis: ``values`` has shape
+    ``(*input_shape, K)``, ``base_values`` ``(K,)``; ``info(e).scope == "global"``.
+
+    Example:
+        >>> import explain
+        >>> g = explain.global_importance(zoo.load("mlp-cancer"))
+        >>> g.values.shape, g.base_values.shape, explain.info(g).scope
+        ((30, 1), (1,), 'global')
+    """
+    import shap
+
+    if isinstance(x, shap.Explanation):
+        e = x
+    elif x is None:
+        e = explain_test_split(
+            target,
+            method=method,
+            background=background,
+            nsamples=nsamples,
+            seed=seed,
+            output=output,
+            progress=progress,
+        )
+    else:
+        e = explain(
+            target,
+            x,
+            method=method,
+            background=background,
+            nsamples=nsamples,
+            seed=seed,
+            output=output,
+            progress=progress,
+        )
+    src = info(e)
+    values = np.abs(np.asarray(e.values)).mean(axis=0)
+    meta = dataclasses.replace(src, scope="global", predictions=None, predicted=None, y_true=None)
+    return _make_explanation(values, np.asarray(e.base_values).mean(axis=0), None, meta)
