@@ -5,11 +5,12 @@ Four estimators sit behind one call, :func:`explain`:
 ``"layerwise"`` (ours; the default wherever it applies)
     DeepSHAP written as a modified forward pass of the Keras graph
     (:mod:`explain.layerwise`): exact DeepLIFT rules for linear layers, elementwise
-    activations and max pooling, and path integrals of the Jacobian only inside smooth
-    blocks (softmax, LSTM/GRU, unknown layers), refined until the measured additivity
-    error is within tolerance. Exactly additive on CNNs, MLPs and the GAN's
-    discriminator, within 0.2 % on recurrent models — where shap's DeepExplainer cannot
-    run at all. One ``tf.function`` over a batch; no global TensorFlow state touched.
+    activations, max pooling and the gates of LSTM/GRU cells, and path integrals of the
+    Jacobian only inside smooth blocks (softmax, unknown layers), refined until the
+    measured additivity error is within tolerance. Exactly additive on every zoo model —
+    CNNs, MLPs, the GAN's discriminator and the recurrent models, where shap's
+    DeepExplainer cannot run at all. One ``tf.function`` over a batch; no global
+    TensorFlow state touched.
 ``"expected_gradients"`` (ours; the fallback for graphs ``layerwise`` cannot walk)
     Expected gradients over the whole background with adaptive Simpson integration of
     every reference's path, refined where each segment's exact error is large
@@ -155,7 +156,7 @@ def info(explanation: Any) -> ExplanationInfo:
 
 
 _METHOD_NOTES = {
-    "layerwise": "DeepSHAP rules per layer; path integrals refined inside LSTM/GRU/softmax",
+    "layerwise": "exact DeepSHAP rules per layer, LSTM/GRU gates included",
     "expected_gradients": "expected gradients, every reference path integrated adaptively",
     "deep": "shap.DeepExplainer",
     "gradient": "shap.GradientExplainer",
@@ -169,7 +170,7 @@ def describe_method(meta: ExplanationInfo) -> str:
         >>> import explain
         >>> m = zoo.load("mlp-cancer")
         >>> line = describe_method(explain.info(explain.explain(m, m.dataset().x_test[:1])))
-        >>> line.startswith("layerwise (DeepSHAP"), line.endswith("100 training samples")
+        >>> line.startswith("layerwise (exact DeepSHAP"), line.endswith("100 training samples")
         (True, True)
     """
     note = _METHOD_NOTES.get(meta.method, meta.method)

@@ -307,6 +307,11 @@ def test_pages_render_in_a_real_browser(request: pytest.FixtureRequest) -> None:
         metric = page.locator(METRIC).filter(has_text="additivity error (max)")
         metric.first.wait_for(state="visible", timeout=PAGE_TIMEOUT_MS)
         walk.settle("Explain", {CHART: 1, IMAGE: before + 1, METRIC: 4})
+        # what a person reads: the exact default method and an error that adds up
+        assert page.locator(METRIC).filter(has_text="layerwise").count() == 1
+        normalized = page.locator(METRIC).filter(has_text="additivity error (normalized)")
+        shown = normalized.first.locator('[data-testid="stMetricValue"]').inner_text()
+        assert float(shown.strip().rstrip("%")) <= 1.0, shown
         walk.screenshot("explain", scroll_to=IMAGE)
 
         walk.open("compare", "Compare runs", {TABLE: 2, CHART: 1})
