@@ -7,9 +7,11 @@ and shap's own ``DeepExplainer`` and ``GradientExplainer`` behind one interface:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import warnings
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -122,6 +124,31 @@ class _ExpectedGradients(_Explainer):
         return phi.reshape(*x.shape, len(self.outputs))
 
 
+@contextlib.contextmanager
+def keep_model_state(model: Any) -> Iterator[None]:
+    """Restore ``model``'s non-trainable variables after the block.
+
+    shap's TensorFlow explainers run the model in training mode: measured here,
+    ``shap.GradientExplainer.shap_values`` updates BatchNormalization's moving statistics
+    (and the augmentation layers' seed state), so the stored model predicted differently
+    afterwards. Everything shap runs goes through this.
+
+    Example:
+        >>> import keras
+        >>> m = keras.Sequential([keras.Input((2,)), keras.layers.BatchNormalization()])
+        >>> with keep_model_state(m):
+        ...     _ = m(np.ones((4, 2), np.float32) * 5, training=True)
+        >>> float(m.layers[0].moving_mean.numpy()[0])
+        0.0
+    """
+    saved = [v.numpy() for v in model.non_trainable_variables]
+    try:
+        yield
+    finally:
+        for var, value in zip(model.non_trainable_variables, saved, strict=True):
+            var.assign(value)
+
+
 class _ShapBacked(_Explainer):
     """An explainer that wraps one of shap's own (built under the shap lock)."""
 
@@ -150,7 +177,8 @@ class _ShapDeep(_ShapBacked):
             warnings.simplefilter("ignore")
             record = tf_execute.record_gradient
             try:
-                vals = self._shap.shap_values(x, check_additivity=False)
+                with keep_model_state(self.model):
+                    vals = self._shap.shap_values(x, check_additivity=False)
             finally:  # shap only restores this hook on success; never leave it patched
                 tf_execute.record_gradient = record
         return _shap_to_array(vals, x.shape, self.outputs)
@@ -163,7 +191,9 @@ class _ShapGradient(_ShapBacked):
     def attributions(self, x: np.ndarray, seed: int) -> np.ndarray:
         with _SHAP_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            vals = self._shap.shap_values(x, nsamples=self.nsamples or DEFAULT_NSAMPLES, rseed=seed)
+            with keep_model_state(self.model):
+                ns = self.nsamples or DEFAULT_NSAMPLES
+                vals = self._shap.shap_values(x, nsamples=ns, rseed=seed)
         return _shap_to_array(vals, x.shape, self.outputs)
 
 

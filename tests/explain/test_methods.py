@@ -173,3 +173,19 @@ def test_deep_is_refused_for_ops_without_a_deeplift_rule(load_model):
     with pytest.raises(ZooError, match="LeakyRelu.*layerwise"):
         explain.explain(m, m.dataset().x_test[:3], method="deep")
     assert not _shap_registry_entries()
+
+
+def test_shaps_explainers_leave_the_model_as_it_was(load_model):
+    # shap runs Keras models in training mode: BatchNormalization's moving statistics and
+    # the augmentation layers' seeds would change, and with them every later prediction
+    m = load_model("cnn-digits")
+    x = np.asarray(m.dataset().x_test[:8], np.float32)
+    assert any("moving_mean" in v.name for v in m.model.non_trainable_variables)
+    before = [v.numpy().copy() for v in m.model.non_trainable_variables]
+    out = np.asarray(m.model(x, training=False))
+    explain.explain(m, x[:2], method="gradient", nsamples=20)
+    explain.explain(m, x[:2], method="deep")
+    after = [v.numpy() for v in m.model.non_trainable_variables]
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+    np.testing.assert_array_equal(np.asarray(m.model(x, training=False)), out)
+    assert not _shap_registry_entries()
