@@ -122,6 +122,7 @@ def bench_family(
     import shap
 
     import explain
+    from explain.estimators import keep_model_state
     from explain.fidelity import rank_correlation
 
     data = m.dataset()
@@ -142,7 +143,8 @@ def bench_family(
     def shap_gradient() -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return shap_values_array(grad.shap_values(x, nsamples=NSAMPLES, rseed=0))
+            with keep_model_state(model):  # shap runs the model in training mode
+                return shap_values_array(grad.shap_values(x, nsamples=NSAMPLES, rseed=0))
 
     methods: dict[str, Callable[[], Any]] = {}
     if not deep_only:
@@ -153,7 +155,8 @@ def bench_family(
         def shap_deep() -> np.ndarray:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return shap_values_array(deep.shap_values(x, check_additivity=False))
+                with keep_model_state(model):
+                    return shap_values_array(deep.shap_values(x, check_additivity=False))
 
         methods["shap.DeepExplainer"] = shap_deep
     if deep_only:
@@ -177,7 +180,8 @@ def bench_family(
     if name == "cnn-digits":  # agreement with a converged reference
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ref = shap_values_array(grad.shap_values(x, nsamples=REFERENCE_NSAMPLES, rseed=1))
+            with keep_model_state(model):
+                ref = shap_values_array(grad.shap_values(x, nsamples=REFERENCE_NSAMPLES, rseed=1))
         res["rank_correlation_vs_shap_gradient_2000"] = {
             k: rank_correlation(np.asarray(v).reshape(ref.shape), ref) for k, v in last.items()
         }
