@@ -114,10 +114,9 @@ def bench_family(
 ) -> dict[str, Any]:
     """Every method that runs on this family: ms per sample, normalized additivity.
 
-    ``deep_only``: time shap.DeepExplainer alone. It runs after every other method of
-    every family, because it patches TensorFlow's process-wide gradient registry while it
-    runs, and measured here that leaves every later explanation in the process (its own
-    and ours) less exact.
+    ``deep_only``: time shap.DeepExplainer alone, after every other method of every
+    family: it patches TensorFlow's process-wide gradient registry while it runs. shap's
+    calls run the model in training mode, so each one is wrapped in ``keep_model_state``.
     """
     import shap
 
@@ -134,7 +133,7 @@ def bench_family(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         grad = shap.GradientExplainer(model, bg)
-        # built only for its own pass: even building it changes what TensorFlow traces next
+        # built only for its own, last pass (and every shap call restores the model's state)
         deep = shap.DeepExplainer(model, bg) if deep_only and name in DEEP_RUNS else None
 
     def ours() -> np.ndarray:
