@@ -1,11 +1,14 @@
 """Dashboard latency in a real browser: start-up, page switches, explanations.
 
-Serves `zoo --store STORE dashboard --headless --no-train --port PORT` (the command a user
-runs) and drives it with Debian's chromium through playwright, with the same flags as
-tests/browser/test_dashboard_browser.py. Three figures, each against its goal:
+Serves the dashboard with the Streamlit command line `zoo --store STORE dashboard
+--headless --no-train` runs, on a free port, and drives it with Debian's chromium through
+playwright; server, browser and page waits are `dashboard.harness`, shared with
+tests/browser. Three figures, each against its goal:
 
-- start-up: from starting the `zoo dashboard` process to the Zoo page's table drawn in a
-  fresh browser tab (the browser itself is already open); several cold starts, median.
+- start-up: from starting the server process to the Zoo page's table drawn in a fresh
+  browser tab (the browser itself is already open); several cold starts, median. (The
+  `zoo` command's own argument parsing before it becomes the server, ~0.1 s, is not
+  included.)
 - page switch: click a sidebar link -> the new page's main content (title plus its charts,
   images, tables) drawn; warm (every page visited once first), median over rounds of the
   eight pages.
@@ -27,40 +30,31 @@ import argparse
 import json
 import os
 import platform
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import date
 from pathlib import Path
 
 from _common import machine  # bench/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
+# This file is bench/dashboard.py and bench/ comes first on sys.path: without the project
+# ahead of it, `import dashboard` would find this script instead of the package.
+sys.path.insert(0, str(ROOT))
+
+from dashboard import harness  # noqa: E402
+from dashboard.harness import CHART, IMAGE, METRIC, TABLE, VIEWPORT, Server, wait_drawn  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "dashboard.json"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-VIEWPORT = {"width": 1280, "height": 800}
 GOALS = {"startup_s": 6.0, "page_switch_s": 1.0, "explain_s": 1.0}
 TIMEOUT_MS = 120_000
 
-CHART = '[data-testid="stVegaLiteChart"]'
-IMAGE = '[data-testid="stImage"] img'
-TABLE = '[data-testid="stDataFrame"]'
-METRIC = '[data-testid="stMetric"]'
 # The sidebar's order; (url path, title, what the page's main content is).
 PAGES = [
-    ("", "Keras Zoo", {TABLE: 1, '[data-testid="stPageLink"]': 6}),
+    ("", "Keras Zoo", {TABLE: 1, harness.PAGE_LINK: 6}),
     ("model", "Model", {METRIC: 4}),
     ("curves", "Training curves", {CHART: 1}),
     ("explain", "Explain", {".st-key-explain_go": 1}),
@@ -69,113 +63,27 @@ PAGES = [
     ("train", "Train", {'[data-testid="stForm"]': 1}),
     ("report", "Report", {".st-key-report_build": 1}),
 ]
-# `drawn`: the title and the needed elements are visible (images loaded) and nothing is
-# stale. With quiet > 0 it must also stay so, with no script running, for `quiet` ms
-# (Streamlit shows its "running" widget only ~0.5 s into a run).
-DRAWN_JS = """
-([title, need, quiet]) => {
-  const main = document.querySelector('[data-testid="stMain"]');
-  let drawn = !!main;
-  if (drawn) {
-    const h1 = main.querySelector('h1');
-    drawn = !!h1 && h1.innerText.trim() === title && !main.querySelector('[data-stale="true"]');
-  }
-  for (const [selector, count] of (drawn ? need : [])) {
-    const shown = [...main.querySelectorAll(selector)].filter(
-      (el) => el.getBoundingClientRect().width > 0 &&
-              (el.tagName !== 'IMG' || (el.complete && el.naturalWidth > 0)));
-    if (shown.length < count) { drawn = false; break; }
-  }
-  if (drawn && quiet > 0) {
-    drawn = !document.querySelector('[data-testid="stStatusWidget"]') &&
-            !main.querySelector('[data-testid="stSpinner"]');
-  }
-  if (!drawn) { window.__zooDrawnSince = null; return false; }
-  window.__zooDrawnSince ??= performance.now();
-  return performance.now() - window.__zooDrawnSince >= quiet;
-}
-"""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Dashboard:
-    """`zoo dashboard` in its own process group, output to a log file."""
-
-    def __init__(self, store: Path, log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        cmd = [sys.executable, "-m", "zoo.cli", "--store", str(store), "dashboard"]
-        cmd += ["--headless", "--no-train", "--port", str(self.port)]
-        with log.open("wb") as out:
-            self.started = time.perf_counter()
-            self.proc = subprocess.Popen(
-                cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-
-    def wait_healthy(self, timeout: float = 90.0) -> float:
-        """Seconds from process start until /_stcore/health answers."""
-        deadline = time.perf_counter() + timeout
-        while time.perf_counter() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"zoo dashboard exited:\n{self.log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        return time.perf_counter() - self.started
-            except OSError:
-                pass
-            time.sleep(0.02)
-        raise SystemExit(f"no answer in {timeout} s:\n{self.log.read_text()[-3000:]}")
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM the process group (zoo and its streamlit child); wait until it is empty."""
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        deadline = time.perf_counter() + timeout
-        while time.perf_counter() < deadline:
-            self.proc.poll()
-            try:
-                os.killpg(self.proc.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.1)
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-
-
-def wait_drawn(page, title: str, need: dict[str, int], quiet_ms: int = 0) -> None:
-    page.evaluate("window.__zooDrawnSince = null")
-    page.wait_for_function(
-        DRAWN_JS, arg=[title, list(need.items()), quiet_ms], timeout=TIMEOUT_MS, polling="raf"
-    )
+def drawn(page, title: str, need: dict[str, int]) -> None:
+    """Wait until the content is shown (timed: the script may still be running)."""
+    wait_drawn(page, title, need, quiet_ms=0, timeout_ms=TIMEOUT_MS)
 
 
 def settle(page, title: str, need: dict[str, int]) -> None:
     """Wait until the page is drawn and its script has finished (not timed)."""
-    wait_drawn(page, title, need, quiet_ms=750)
+    wait_drawn(page, title, need, timeout_ms=TIMEOUT_MS)
 
 
-def nav(page, url: str, path: str) -> None:
-    page.locator(f'[data-testid="stSidebarNav"] a[href="{url}/{path}"]').click()
-
-
-def measure_startup(browser, store: Path, log: Path) -> tuple[dict, Dashboard, object]:
+def measure_startup(browser, store: Path, log: Path) -> tuple[dict, Server, object]:
     """One cold start: process start -> Zoo table drawn. Returns the live server + page."""
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
-    server = Dashboard(store, log)
+    server = harness.serve(store, log)
     health = server.wait_healthy()
     page.goto(server.url + "/")
     _, title, need = PAGES[0]
-    wait_drawn(page, title, need)
+    drawn(page, title, need)
     first = time.perf_counter() - server.started
     settle(page, title, need)
     return {"health_s": health, "first_page_s": first}, server, context
@@ -188,8 +96,8 @@ def measure_switches(page, url: str, rounds: int) -> list[tuple[str, float]]:
     for r in range(rounds + 1):
         for path, title, need in order:
             start = time.perf_counter()
-            nav(page, url, path)
-            wait_drawn(page, title, need)
+            harness.open_page(page, url, path)
+            drawn(page, title, need)
             elapsed = time.perf_counter() - start
             settle(page, title, need)
             if r > 0:
@@ -216,7 +124,7 @@ def _explain_once(page) -> float:
     start = time.perf_counter()
     page.locator(".st-key-explain_go button").click()
     need = {**ready, METRIC: 4, IMAGE: images + 1}
-    wait_drawn(page, "Explain", need)
+    drawn(page, "Explain", need)
     elapsed = time.perf_counter() - start
     settle(page, "Explain", need)
     return elapsed
@@ -225,7 +133,7 @@ def _explain_once(page) -> float:
 def measure_explain(page, url: str, models: list[str], samples: int) -> dict[str, dict]:
     """Per model: the first explanation, then `samples` other test samples (warm)."""
     out: dict[str, dict] = {}
-    nav(page, url, "explain")
+    harness.open_page(page, url, "explain")
     settle(page, "Explain", {".st-key-explain_go": 1})
     for name in models:
         _choose(page, "model_picker", f"{name}@")
@@ -262,8 +170,6 @@ def main() -> None:
     if min(args.starts, args.rounds, args.samples) < 1:
         parser.error("--starts, --rounds and --samples must be at least 1")
 
-    from playwright.sync_api import sync_playwright
-
     from zoo.registry import default_order, get_spec
 
     tmp = tempfile.TemporaryDirectory(prefix="zoo-dash-bench-")
@@ -275,8 +181,10 @@ def main() -> None:
     log = Path(tmp.name) / "server.log"
     load_before = os.getloadavg()
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    problem = harness.browser_problem()
+    if problem:
+        raise SystemExit(problem)
+    with harness.chromium() as browser:
         starts = []
         server = context = None
         try:
@@ -299,7 +207,6 @@ def main() -> None:
             if server is not None:
                 server.stop()
             version = browser.version
-            browser.close()
 
     startup = statistics.median(s["first_page_s"] for s in starts)
     switch_all = [t for _, t in switches]
@@ -329,8 +236,9 @@ def main() -> None:
         },
         "settings": {
             "store": str(args.store) if args.store else "default zoo, quick settings (temp)",
-            "server": "zoo --store STORE dashboard --headless --no-train --port PORT",
-            "chromium_args": CHROMIUM_ARGS,
+            "server": "zoo --store STORE dashboard --headless --no-train --port PORT "
+            "(its streamlit command line, dashboard.cli.streamlit_command)",
+            "chromium_args": harness.CHROMIUM_ARGS,
             "viewport": VIEWPORT,
             "starts": args.starts,
             "rounds": args.rounds,

@@ -18,6 +18,7 @@ if _ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
+from dashboard import data  # noqa: E402
 from dashboard.ui import PAGES, keep_keras_state  # noqa: E402
 
 logging.getLogger("dashboard").setLevel(logging.INFO)
@@ -34,4 +35,7 @@ pages = [
     else st.Page(file, title=title, icon=icon, url_path=url)
     for key, (file, title, icon, url) in PAGES.items()
 ]
+# Explainers of every entry's newest version are built in the background from the
+# first page view on (once per server), so the first Explain click finds them ready.
+data.warm_store(data.store_root())
 st.navigation(pages).run()

@@ -242,7 +242,7 @@ def forecast(frame: pd.DataFrame, unit: str = "") -> alt.Chart:
 
     Example:
         >>> f = pd.DataFrame({"date": pd.to_datetime(["2000-01-01"]), "truth": [1.0]})
-        >>> forecast(f).mark.type
+        >>> forecast(f).to_dict()["mark"]["type"]
         'line'
     """
     long = frame.melt("date", var_name="series", value_name="level")

@@ -6,8 +6,10 @@ with the store folder, so two stores (or a test's copy of one) never share entri
 Stored versions never change once written, so `(root, ref)` identifies a model.
 
 Building a model's explainer (and TensorFlow's tracing of it) takes seconds for the
-recurrent models, so the Explain and GAN pages start it in the background when they
-open a model (`warm_explainer`), off the path of the Explain click.
+recurrent models (~10-20 s on 2 cores), so it happens off the path of the Explain click:
+when the server starts, the newest version of every entry is warmed in the background
+(`warm_store`), and the Explain and GAN pages warm the version they open
+(`warm_explainer`).
 """
 
 from __future__ import annotations
@@ -40,28 +42,42 @@ log = logging.getLogger("dashboard")
 STORE_TTL_S = 3
 # Explainer warm-ups running at once (each is mostly one core of TensorFlow tracing).
 WARM_WORKERS = 2
+# `ZOO_WARM_ON_START=0` turns the server-start warm-up of every entry off (tests that
+# count warm-ups, or a store too large to warm).
+WARM_ON_START_ENV = "ZOO_WARM_ON_START"
 
 
 def store_root() -> str:
     """The store folder the dashboard shows: `$ZOO_HOME` (see `zoo.store.default_store`).
 
     Example:
-        >>> import os; os.environ["ZOO_HOME"] = "/tmp/zoo-example"
-        >>> store_root()
-        '/tmp/zoo-example'
+        >>> from zoo.store import default_store
+        >>> store_root() == str(default_store())
+        True
     """
     return str(Store().root)
 
 
 @st.cache_data(ttl=STORE_TTL_S, show_spinner=False)
 def runs(root: str) -> list[RunInfo]:
-    """Every stored version with its verified status (checksums), oldest first."""
+    """Every stored version with its verified status (checksums), oldest first.
+
+    Example:
+        >>> sorted({info.status for info in runs(store_root())})
+        ['ok']
+    """
     return Store(root).runs()
 
 
 @st.cache_data(ttl=STORE_TTL_S, show_spinner=False)
 def table(root: str) -> list[dict[str, Any]]:
-    """Rows of `zoo.summary.zoo_table` plus the latest version's headline metric."""
+    """Rows of `zoo.summary.zoo_table` plus the latest version's headline metric.
+
+    Example:
+        >>> row = table(store_root())[0]
+        >>> row["name"], row["latest_metric"]
+        ('cnn-digits', 'accuracy')
+    """
     from zoo.summary import zoo_table
 
     rows = zoo_table(Store(root))
@@ -103,7 +119,12 @@ def good_refs(
 
 
 def run_info(root: str, ref: str) -> RunInfo | None:
-    """The verified `RunInfo` of `ref` (None when it is not stored)."""
+    """The verified `RunInfo` of `ref` (None when it is not stored).
+
+    Example:
+        >>> run_info(store_root(), "mlp-cancer@1").status, run_info(store_root(), "x@9")
+        ('ok', None)
+    """
     for info in runs(root):
         if info.ref == ref:
             return info
@@ -149,13 +170,23 @@ def ref_labels(root: str) -> dict[str, str]:
 
 @st.cache_resource(max_entries=24, show_spinner="Loading the model…")
 def load(root: str, ref: str) -> TrainedModel:
-    """`zoo.load(ref)` from store `root`, verified, once per server."""
+    """`zoo.load(ref)` from store `root`, verified, once per server.
+
+    Example:
+        >>> load(store_root(), "mlp-cancer@1") is load(store_root(), "mlp-cancer@1")
+        True
+    """
     return zoo.load(ref, store=root)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def card(root: str, ref: str) -> str:
-    """The model card (card.md) written with the artifact."""
+    """The model card (card.md) written with the artifact.
+
+    Example:
+        >>> card(store_root(), "mlp-cancer@1").startswith("#")
+        True
+    """
     path = load(root, ref).path / "card.md"
     return path.read_text() if path.is_file() else ""
 
@@ -166,6 +197,10 @@ def test_outputs(root: str, ref: str) -> dict[str, np.ndarray]:
 
     Classification: `proba` (n, K), `predicted`, `confidence` (probability of the
     predicted class), `y`. Regression: `pred` (scaled units), `y`, `error` (|pred - y|).
+
+    Example:
+        >>> sorted(test_outputs(store_root(), "mlp-cancer@1"))
+        ['confidence', 'predicted', 'proba', 'y']
     """
     from zoo.evaluation import class_probabilities
 
@@ -192,6 +227,11 @@ def roc(root: str, ref: str) -> tuple[pd.DataFrame, dict[str, float]]:
 
     Returns a long table (class, fpr, tpr) and the AUC per class. Binary models get one
     curve, for the positive class (the second class name).
+
+    Example:
+        >>> curves, aucs = roc(store_root(), "mlp-cancer@1")
+        >>> curves.columns.tolist(), list(aucs)
+        (['class', 'fpr', 'tpr'], ['benign'])
     """
     from sklearn.metrics import auc, roc_curve
 
@@ -217,6 +257,10 @@ def forecast(root: str, ref: str) -> pd.DataFrame:
 
     Forecast level = last observed level + the predicted change (back in ppm); the
     naive forecast is "no change" (the last observed level).
+
+    Example:
+        >>> forecast(store_root(), "lstm-co2@1").columns.tolist()
+        ['date', 'truth', 'forecast', 'naive (no change)']
     """
     d = load(root, ref).dataset()
     extra = d.extra
@@ -236,7 +280,10 @@ def layer_table(model: Any) -> pd.DataFrame:
     """One row per layer of a Keras model: name, type, output shape, parameters.
 
     Example:
-        >>> layer_table(zoo.load("mlp-cancer").model)  # doctest: +SKIP
+        >>> net = zoo.load("mlp-cancer").model
+        >>> t = layer_table(net)
+        >>> t.columns.tolist(), int(t["parameters"].sum()) == net.count_params()
+        (['layer', 'type', 'output shape', 'parameters', 'trainable'], True)
     """
     rows = []
     for layer in model.layers:
@@ -273,6 +320,7 @@ class _Warmups:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.futures: dict[tuple[str, str], Future[bool]] = {}
+        self.stores: set[str] = set()  # stores whose entries warm_store queued
         self.pool = ThreadPoolExecutor(max_workers=WARM_WORKERS, thread_name_prefix="zoo-warm")
 
 
@@ -305,7 +353,7 @@ def warm_explainer(root: str, ref: str) -> Future[bool]:
     False then.
 
     Example:
-        >>> warm_explainer(store_root(), "gru-digits@1").result()  # doctest: +SKIP
+        >>> warm_explainer(store_root(), "mlp-cancer@1").result()
         True
     """
     reg = _warmups()
@@ -320,6 +368,49 @@ def warm_explainer(root: str, ref: str) -> Future[bool]:
         if fut is None:
             fut = reg.futures[key] = reg.pool.submit(_warm, m)
     return fut
+
+
+def _warm_ref(root: str, ref: str) -> bool:
+    """Load `ref` (uncached: this runs outside any page) and warm its explainer."""
+    try:
+        m = zoo.load(ref, store=root)
+    except Exception:  # a version that fails to load is shown as such by the pages
+        log.warning("loading %s for its warm-up failed", ref, exc_info=True)
+        return False
+    return _warm(m)
+
+
+def warm_store(root: str) -> list[str]:
+    """Warm the explainer of the newest good version of every entry, in the background.
+
+    Called by the app on every page run; only the first call for a store queues work
+    (one future per ref, shared with `warm_explainer`), so by the time a user opens an
+    RNN on the Explain page its explainer is usually built. Returns the refs queued by
+    this call. Off when `$ZOO_WARM_ON_START` is `0`.
+
+    Example:
+        >>> warm_store("/tmp/empty-zoo-store")
+        []
+    """
+    import os
+
+    if os.environ.get(WARM_ON_START_ENV, "1") == "0":
+        return []
+    reg = _warmups()
+    with reg.lock:
+        if root in reg.stores:
+            return []
+        reg.stores.add(root)
+    newest: dict[str, str] = {}
+    for ref in good_refs(root):  # zoo order, newest version of each entry first
+        newest.setdefault(parse_ref(ref)[0], ref)
+    queued = []
+    with reg.lock:
+        for ref in newest.values():
+            if (root, ref) not in reg.futures:
+                reg.futures[(root, ref)] = reg.pool.submit(_warm_ref, root, ref)
+                queued.append(ref)
+    return queued
 
 
 def _after_warmup(root: str, ref: str) -> None:
@@ -346,6 +437,11 @@ def explanation(
 
     `sample` names the input uniquely (`test:12`, `upload:<sha1>`, `gan:...`); `_x` is
     the batch itself (not hashed). Waits for a running warm-up of the same model.
+
+    Example:
+        >>> x = load(store_root(), "mlp-cancer@1").dataset().x_test[:1]
+        >>> explanation(store_root(), "mlp-cancer@1", "test:0", x).values.shape
+        (1, 30, 1)
     """
     m = load(root, ref)
     _after_warmup(root, ref)
@@ -356,15 +452,46 @@ def explanation(
 def fidelity(
     root: str, ref: str, sample: str, randomization: bool, _e: shap.Explanation
 ) -> dict[str, Any]:
-    """`explain.fidelity` of a cached explanation (the sanity check only on request)."""
+    """`explain.fidelity` of a cached explanation (the sanity check only on request).
+
+    Example:
+        >>> x = load(store_root(), "mlp-cancer@1").dataset().x_test[:1]
+        >>> e = explanation(store_root(), "mlp-cancer@1", "test:0", x)
+        >>> fidelity(store_root(), "mlp-cancer@1", "test:0", False, e)["additivity_max"] < 1e-3
+        True
+    """
     import explain
 
     return explain.fidelity(load(root, ref), _e, randomization=randomization)
 
 
+def explained(
+    root: str, ref: str, sample: str, x: np.ndarray, y: Any = None
+) -> tuple[shap.Explanation, Any, dict[str, Any]]:
+    """What a page shows first about one input: its explanation (`explanation`), the
+    explanation's facts (`explain.info`: method, timings) and its fidelity figures
+    (`fidelity`, without the sanity check); all cached.
+
+    Example:
+        >>> x = load(store_root(), "mlp-cancer@1").dataset().x_test[:1]
+        >>> e, meta, fid = explained(store_root(), "mlp-cancer@1", "test:0", x)
+        >>> meta.method, fid["additivity_max"] < 1e-3
+        ('layerwise', True)
+    """
+    import explain
+
+    e = explanation(root, ref, sample, x, y)
+    return e, explain.info(e), fidelity(root, ref, sample, False, e)
+
+
 @st.cache_resource(max_entries=16, show_spinner="Explaining the whole test split…")
 def global_importance(root: str, ref: str) -> shap.Explanation:
-    """`explain.global_importance` over the test split (also cached on disk by explain)."""
+    """`explain.global_importance` over the test split (also cached on disk by explain).
+
+    Example:
+        >>> global_importance(store_root(), "mlp-cancer@1").values.shape
+        (30, 1)
+    """
     import explain
 
     return explain.global_importance(load(root, ref))
@@ -372,13 +499,23 @@ def global_importance(root: str, ref: str) -> shap.Explanation:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def gan_samples(root: str, ref: str) -> np.ndarray:
-    """The GAN's fixed-noise samples per epoch, (epochs + 1, n, H, W, 1) in [-1, 1]."""
+    """The GAN's fixed-noise samples per epoch, (epochs + 1, n, H, W, 1) in [-1, 1].
+
+    Example:
+        >>> gan_samples(store_root(), "gan-digits@1").shape[2:]
+        (8, 8, 1)
+    """
     return load(root, ref).samples()
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def gan_fresh(root: str, ref: str, seed: int, n: int = 16) -> np.ndarray:
-    """`n` new images from the generator on standard-normal noise drawn with `seed`."""
+    """`n` new images from the generator on standard-normal noise drawn with `seed`.
+
+    Example:
+        >>> gan_fresh(store_root(), "gan-digits@1", seed=0, n=4).shape
+        (4, 8, 8, 1)
+    """
     m = load(root, ref)
     latent = int(m.model.input_shape[-1])
     noise = np.random.default_rng(seed).standard_normal((n, latent)).astype("float32")
@@ -386,6 +523,10 @@ def gan_fresh(root: str, ref: str, seed: int, n: int = 16) -> np.ndarray:
 
 
 def clear_store_caches() -> None:
-    """Forget cached store listings, so a new or changed version shows at once."""
+    """Forget cached store listings, so a new or changed version shows at once.
+
+    Example:
+        >>> clear_store_caches()
+    """
     runs.clear()
     table.clear()

@@ -5,10 +5,16 @@ digits data (ink bright on a dark background). CSV files become rows of a tabula
 model's features or one window of a series model's input, as written (the data's own
 units); `Dataset.features_from_units` turns them into model input (standardized like the
 training data).
+
+A CSV is checked before it is parsed, with cheap counts on the raw bytes (size, the
+header's column count, line length), so a huge or 600,000-column upload is refused in
+milliseconds; then every row must have exactly as many fields as the header, because a
+row with more would otherwise shift its values into the wrong columns.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Sequence
 
@@ -18,6 +24,11 @@ from zoo.errors import DataError
 
 MAX_PIXELS = 4096 * 4096  # ~16.8 megapixels: larger uploads are refused before decoding
 MAX_CSV_ROWS = 1000
+# 1000 rows of the widest zoo model's 30 features plus an id and a label take ~300 KB;
+# these limits leave room for that and refuse what no zoo model reads.
+MAX_CSV_BYTES = 2 * 1024 * 1024
+MAX_CSV_COLUMNS = 1000
+MAX_CSV_LINE = 64 * 1024
 IMAGE_FORMATS = ("PNG", "JPEG")
 
 
@@ -97,18 +108,98 @@ def image_to_digit(raw: bytes, *, size: tuple[int, int] = (8, 8), ink: str = "au
 def _read_csv(raw: bytes) -> object:
     import pandas as pd
 
+    header, rows = csv_table(raw)
+    return pd.DataFrame(rows, columns=header)
+
+
+def csv_table(raw: bytes) -> tuple[list[str], list[list[str]]]:
+    """The header and rows of an uploaded CSV, as strings, after every cheap check.
+
+    Refused with a `DataError`: an empty, too large, non-UTF-8 or binary file; a header
+    with too many columns, a blank or duplicate name; a line too long; a row whose number
+    of fields differs from the header's (a longer row would shift its values); more than
+    `MAX_CSV_ROWS` rows; a header without rows.
+
+    Example:
+        >>> csv_table(b"a,b\\n1,2\\n")
+        (['a', 'b'], [['1', '2']])
+        >>> csv_table(b"a,b,c\\n1,2,3,4,5\\n")
+        Traceback (most recent call last):
+        ...
+        zoo.errors.DataError: line 2 of the CSV has 5 fields but its header has 3; ...
+    """
     if not raw:
         raise DataError("the uploaded CSV file is empty; expected a header row and values")
+    if len(raw) > MAX_CSV_BYTES:
+        raise DataError(
+            f"the CSV is {len(raw) / 2**20:.1f} MB; the limit is {MAX_CSV_BYTES / 2**20:.0f} MB "
+            f"({MAX_CSV_ROWS} rows); upload fewer rows"
+        )
+    # Counted on the raw bytes, before anything is decoded or parsed.
+    first = raw.split(b"\n", 1)[0]
+    if first.count(b",") + 1 > MAX_CSV_COLUMNS:
+        raise DataError(
+            f"the CSV header has {first.count(b',') + 1} columns; the limit is "
+            f"{MAX_CSV_COLUMNS}; keep the model's feature columns only"
+        )
+    longest = max(len(line) for line in raw.split(b"\n"))
+    if longest > MAX_CSV_LINE:
+        raise DataError(
+            f"the CSV has a line of {longest} bytes; the limit is {MAX_CSV_LINE}; expected one "
+            "row of values per line"
+        )
+    if b"\x00" in raw:
+        raise DataError("the file is not a readable CSV (it holds binary data); save it as CSV")
     try:
-        frame = pd.read_csv(io.BytesIO(raw))
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as err:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"the file is not a readable CSV (byte {err.start} is not UTF-8 text); save it as "
+            "CSV in UTF-8"
+        ) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] = []
+    rows: list[list[str]] = []
+    try:
+        for row in reader:
+            if not row:  # blank lines, as pandas skips them
+                continue
+            if not header:
+                header = _check_header(row)
+                continue
+            if len(row) != len(header):
+                raise DataError(
+                    f"line {reader.line_num} of the CSV has {len(row)} fields but its header "
+                    f"has {len(header)}; every row needs exactly one value per column (quote "
+                    "a value that holds a comma)"
+                )
+            rows.append(row)
+            if len(rows) > MAX_CSV_ROWS:
+                raise DataError(
+                    f"the CSV has more than {MAX_CSV_ROWS} rows; the limit is {MAX_CSV_ROWS}"
+                )
+    except csv.Error as err:
         raise DataError(f"the file is not a readable CSV ({err}); save it as CSV") from None
-    if frame.empty:
+    if not header:
+        raise DataError("the uploaded CSV file is empty; expected a header row and values")
+    if not rows:
         raise DataError("the CSV has a header but no rows; add at least one row of values")
-    if len(frame) > MAX_CSV_ROWS:
-        raise DataError(f"the CSV has {len(frame)} rows; the limit is {MAX_CSV_ROWS}")
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
+    return header, rows
+
+
+def _check_header(row: list[str]) -> list[str]:
+    header = [name.strip() for name in row]
+    blank = [i + 1 for i, name in enumerate(header) if not name]
+    if blank:
+        raise DataError(f"column {blank[0]} of the CSV header has no name; name every column")
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise DataError(
+                f"the CSV header names column {name!r} twice; every column needs its own name"
+            )
+        seen.add(name)
+    return header
 
 
 def _numbers(frame: object, columns: Sequence[str]) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Widgets every page shares: the page guard, the model picker and links between pages.
+"""Widgets every page shares: the page guard, the model picker, the model-page preamble
+and links between pages.
 
 UI functions here only draw widgets and return plain values; the work happens in the
 cached loaders of `dashboard.data`.
@@ -9,11 +10,17 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from dashboard import data
 from zoo.errors import ZooError
+
+if TYPE_CHECKING:
+    from zoo.trained import TrainedModel
 
 log = logging.getLogger("dashboard")
 
@@ -44,7 +51,8 @@ def keep_keras_state() -> bool:
     for the GRU explainer instead of 40 ms), and a reset in one session can hit a
     training running in another. The zoo keeps its models in `st.cache_resource`, so that
     reset buys nothing here; this keeps the pyplot clean-up and drops the Keras one.
-    Returns True when the hook is in place. Idempotent.
+    Returns True when the hook is in place; when Streamlit has no such private hook,
+    logs a warning (on this module's logger) and returns False. Idempotent.
 
     Example:
         >>> keep_keras_state()
@@ -52,10 +60,19 @@ def keep_keras_state() -> bool:
     """
     try:
         from streamlit.runtime.scriptrunner import script_runner
-    except ImportError:  # a Streamlit without that module: nothing to undo
-        return False
+    except ImportError:
+        script_runner = None
     current = getattr(script_runner, "_clean_problem_modules", None)
     if current is None:
+        # A Streamlit release that moved or renamed the hook (the dependency's upper bound
+        # in pyproject.toml is the last release tested): the dashboard still works, but
+        # every rerun resets Keras again and cached models pay their first call again.
+        logging.getLogger(__name__).warning(
+            "streamlit %s has no streamlit.runtime.scriptrunner.script_runner."
+            "_clean_problem_modules: Keras state is reset after every script run "
+            "(slower first calls of cached models and explainers)",
+            getattr(st, "__version__", "?"),
+        )
         return False
     if getattr(current, "keeps_keras", False):
         return True
@@ -171,6 +188,49 @@ def pick_model(
     if st.query_params.get(QUERY) != ref:
         st.query_params[QUERY] = ref
     return ref
+
+
+@dataclass(frozen=True)
+class ModelPage:
+    """The model version a page shows: the store folder, `name@version`, the model."""
+
+    root: str
+    ref: str
+
+    @cached_property
+    def model(self) -> TrainedModel:
+        """The loaded, verified model (`data.load`, cached per server); loaded on first use."""
+        return data.load(self.root, self.ref)
+
+
+def model_page(
+    title: str,
+    *,
+    families: Iterable[str] | None = None,
+    exclude: Iterable[str] = (),
+    warm_explainer: bool = False,
+) -> ModelPage | None:
+    """The preamble of a page about one model: its title, the picker, the chosen model.
+
+    Draws `title` and `pick_model(families=, exclude=)`; returns None when the store has
+    no suitable version (the picker has said so), else the page's `ModelPage`. With
+    `warm_explainer` the model is loaded and its explainer built in the background
+    (`data.warm_explainer`), for pages with an Explain button. Loading errors are
+    `ZooError`s that `run_page` shows.
+
+    Example:
+        >>> page = model_page("Model")  # doctest: +SKIP
+        >>> page and page.model.ref  # doctest: +SKIP
+        'cnn-digits@1'
+    """
+    st.title(title)
+    ref = pick_model(families=families, exclude=exclude)
+    if ref is None:
+        return None
+    page = ModelPage(data.store_root(), ref)
+    if warm_explainer:
+        data.warm_explainer(page.root, page.ref)
+    return page
 
 
 def pyplot(fig: object) -> None:

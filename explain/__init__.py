@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from .cached import explain_test_split, global_importance
@@ -50,10 +51,29 @@ __all__ = [
 ]
 
 
+def report(trained: Any, out: str | Path | None = None, **options: Any) -> Path:
+    """Write the self-contained HTML report of a model and return the path written.
+
+    ``trained`` is a ``TrainedModel`` or a ref (``"cnn-digits@2"``); ``out`` a file or a
+    folder (default: ``<name>-<version>-report.html`` in the current folder). Options:
+    ``samples`` (test predictions to explain, 1..48, default 6), ``method`` (see
+    :data:`METHODS`), ``title``, and ``store`` to load a ref from; see
+    :func:`explain.reporting.report`. The file is written atomically.
+
+    Example:
+        >>> import explain
+        >>> explain.report(zoo.load("mlp-cancer"), out="cancer.html", samples=1).name
+        'cancer.html'
+    """
+    # Imported here: the report needs matplotlib and jinja2, which `import explain` skips.
+    from .reporting import report as write
+
+    return write(trained, out, **options)
+
+
 def __getattr__(name: str) -> Any:
-    if name in ("plots", "report"):  # matplotlib / jinja2 only when a figure is wanted
+    if name == "plots":  # matplotlib only when a figure is wanted
         import importlib
 
-        # explain.report is a callable module: explain.report(m, out=...) writes a report
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'explain' has no attribute {name!r}")

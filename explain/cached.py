@@ -17,23 +17,16 @@ import numpy as np
 from zoo.errors import DataError, ZooError
 from zoo.store import atomic_write_bytes
 
-from .explainers import (
-    ExplanationInfo,
-    _explain_prepared,
-    _make_explanation,
-    _nsamples,
-    _resolve_method,
-    explain,
-    info,
-)
+from .estimators import nsamples_for, resolve_method
+from .explainers import ExplanationInfo, explain, explain_prepared, info, make_explanation
 from .targets import (
     BACKGROUND_SEED,
     DEFAULT_BACKGROUND,
-    _check_inputs,
-    _resolve_outputs,
-    _resolve_target,
-    _Target,
-    _to_model_space,
+    Target,
+    check_inputs,
+    resolve_outputs,
+    resolve_target,
+    to_model_space,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,14 +38,16 @@ CACHE_FORMAT = 2
 # --------------------------------------------------------------------------- disk cache
 
 
-def _test_split(t: _Target) -> tuple[np.ndarray, Any]:
+def _test_split(t: Target) -> tuple[np.ndarray, Any]:
+    # callers reject a plain keras.Model (no stored splits) before they get here
+    assert t.trained is not None
     data = t.trained.dataset()
-    x = _to_model_space(t, _check_inputs(t, data.x_test, "the test split"))
+    x = to_model_space(t, check_inputs(t, data.x_test, "the test split"))
     y = None if t.family == "gan" else getattr(data, "y_test", None)
     return x, y
 
 
-def _cache_path(t: _Target, settings: dict[str, Any], x: np.ndarray) -> Path | None:
+def _cache_path(t: Target, settings: dict[str, Any], x: np.ndarray) -> Path | None:
     if t.path is None:
         return None
     blob = json.dumps(settings, sort_keys=True).encode()
@@ -74,7 +69,8 @@ def _save(path: Path, e: shap.Explanation) -> None:
         if val is not None:
             arrays[name] = np.asarray(val)
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    # mypy matches the splat against allow_pickle (a bool); the keys are array names
+    np.savez(buf, **arrays)  # type: ignore[arg-type]
     atomic_write_bytes(path, buf.getvalue())
 
 
@@ -88,7 +84,7 @@ def _load(path: Path) -> shap.Explanation:
         meta = ExplanationInfo(**raw, **extra)
         meta.cached, meta.cache_file = True, str(path)
         data = z["data"] if "data" in z.files else None
-        return _make_explanation(z["values"], z["base_values"], data, meta)
+        return make_explanation(z["values"], z["base_values"], data, meta)
 
 
 def explain_test_split(
@@ -121,7 +117,7 @@ def explain_test_split(
         >>> explain.info(explain.explain_test_split(m, limit=4, nsamples=20)).cached
         True
     """
-    t = _resolve_target(trained)
+    t = resolve_target(trained)
     if t.trained is None:
         raise ZooError(
             "explain_test_split needs a TrainedModel (it reads the test split and caches "
@@ -134,8 +130,8 @@ def explain_test_split(
     if limit is not None:
         x = x[: int(limit)]
         y = None if y is None else np.asarray(y)[: int(limit)]
-    resolved = _resolve_method(t, method)
-    outputs = _resolve_outputs(t, output)
+    resolved = resolve_method(t, method)
+    outputs = resolve_outputs(t, output)
     settings = {
         "format": CACHE_FORMAT,
         "split": "test",
@@ -143,7 +139,7 @@ def explain_test_split(
         "method": resolved,
         "background": DEFAULT_BACKGROUND if background is None else int(background),
         "background_seed": BACKGROUND_SEED,
-        "nsamples": _nsamples(resolved, nsamples),
+        "nsamples": nsamples_for(resolved, nsamples),
         "seed": seed,
         "outputs": list(outputs),
         "limit": limit,
@@ -157,7 +153,7 @@ def explain_test_split(
             return cached
         except Exception as err:  # a damaged cache file is recomputed, never fatal
             warnings.warn(f"ignoring unreadable explanation cache {path} ({err})", stacklevel=2)
-    e = _explain_prepared(
+    e = explain_prepared(
         t,
         x,
         background=background,
@@ -207,20 +203,8 @@ def global_importance(
 
     if isinstance(x, shap.Explanation):
         e = x
-    elif x is None:
-        e = explain_test_split(
-            target,
-            method=method,
-            background=background,
-            nsamples=nsamples,
-            seed=seed,
-            output=output,
-            progress=progress,
-        )
     else:
-        e = explain(
-            target,
-            x,
+        settings: dict[str, Any] = dict(
             method=method,
             background=background,
             nsamples=nsamples,
@@ -228,7 +212,8 @@ def global_importance(
             output=output,
             progress=progress,
         )
+        e = explain_test_split(target, **settings) if x is None else explain(target, x, **settings)
     src = info(e)
     values = np.abs(np.asarray(e.values)).mean(axis=0)
     meta = dataclasses.replace(src, scope="global", predictions=None, predicted=None, y_true=None)
-    return _make_explanation(values, np.asarray(e.base_values).mean(axis=0), None, meta)
+    return make_explanation(values, np.asarray(e.base_values).mean(axis=0), None, meta)

@@ -1,7 +1,10 @@
-"""The work behind ``zoo explain`` and ``zoo report`` (the parser lives in ``zoo.cli``).
+"""``zoo explain`` and ``zoo report``: their subcommands and the work behind them.
 
-Both functions print for a person and return the exit code; errors are raised as
-``ZooError`` subclasses, which ``zoo.cli.main`` prints and turns into exit code 2.
+``zoo`` does not import ``explain``: this package registers both subcommands through
+entry points (``[project.entry-points."keras_zoo.commands"]`` in ``pyproject.toml``),
+which ``zoo.cli`` loads only when they are asked for. Both commands print for a person
+and return the exit code; errors are raised as ``ZooError`` subclasses, which
+``zoo.cli.main`` prints and turns into exit code 2.
 
 Example:
     >>> from explain.cli import explain_command
@@ -14,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import io
 import os
 from pathlib import Path
@@ -27,6 +31,51 @@ from zoo.store import atomic_write_bytes
 from .explainers import describe_method
 
 TOP_K = 5
+
+
+def register_explain(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """Add the ``explain`` subcommand to ``commands`` (``zoo``'s subparsers).
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="zoo")
+        >>> register_explain(parser.add_subparsers(dest="command"), [])
+        >>> parser.parse_args(["explain", "cnn-digits", "--index", "3"]).index
+        3
+    """
+    p = commands.add_parser(
+        "explain", parents=parents, help="explain one test prediction: print + PNG"
+    )
+    p.add_argument("ref")
+    p.add_argument("--index", type=int, default=0, help="test-split sample index")
+    p.add_argument("--out", type=Path, default=None, help="PNG path (default: REF-INDEX.png)")
+    p.add_argument("--method", default="auto", help="auto, expected_gradients, gradient, deep")
+    p.set_defaults(
+        run=lambda args, store: explain_command(
+            args.ref, store=store, index=args.index, out=args.out, method=args.method
+        )
+    )
+
+
+def register_report(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """Add the ``report`` subcommand to ``commands`` (``zoo``'s subparsers).
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="zoo")
+        >>> register_report(parser.add_subparsers(dest="command"), [])
+        >>> parser.parse_args(["report", "mlp-cancer", "--out", "r.html"]).samples
+        6
+    """
+    p = commands.add_parser(
+        "report", parents=parents, help="write a self-contained HTML explainability report"
+    )
+    p.add_argument("ref")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--samples", type=int, default=6, help="test predictions to explain")
+    p.set_defaults(
+        run=lambda args, store: report_command(
+            args.ref, store=store, out=args.out, samples=args.samples
+        )
+    )
 
 
 def explain_command(
@@ -86,6 +135,7 @@ def explain_command(
         f"{1000 * meta.seconds:.0f} ms"
     )
     base = float(np.asarray(shown.base_values)[0, k])
+    assert meta.predictions is not None  # explain.explain always records them
     output = float(meta.predictions[0, k])
     values = np.asarray(shown.values)[0, ..., k]
     add = meta.additivity
@@ -104,7 +154,9 @@ def explain_command(
         print(f"  {labels[j]:<{width}}  input {inputs[j]:>9.4g}{fu}  SHAP {flat[j]:+.4g}{u}")
 
     path = _png_path(out, f"{trained.name}-{trained.version}-{index}.png")
-    _save_figure(_family_plot(shown, trained.family), path)
+    from explain.plots import for_explanation
+
+    _save_figure(for_explanation(shown, index=0), path)
     print(f"wrote {path}")
     return 0
 
@@ -124,7 +176,7 @@ def report_command(
         0
     """
     import zoo
-    from explain.report import default_filename, write_report
+    from explain.reporting import default_filename, write_report
 
     trained = zoo.load(ref, store=store)
     target = Path(out) if out is not None else Path.cwd() / default_filename(trained)
@@ -233,19 +285,6 @@ def _prediction_lines(trained: Any, data: Any, i: int, meta: Any) -> list[str]:
         f"forecast: {change:.4g} {unit}; actual {actual:.4g} {unit} "
         f"(error {change - actual:+.4g} {unit})",
     ]
-
-
-def _family_plot(e: Any, family: str) -> Any:
-    from explain import plots
-
-    kind = e.zoo_info.input_kind
-    if family == "gan":
-        return plots.gan_sample(e, index=0)
-    if kind == "image":
-        return plots.image(e, index=0)
-    if kind == "sequence":
-        return plots.sequence_heatmap(e, index=0)
-    return plots.waterfall(e, index=0)
 
 
 def _png_path(out: str | Path | None, default: str) -> Path:

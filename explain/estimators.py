@@ -1,8 +1,42 @@
-"""The estimators behind :func:`explain.explain`, one class each, built once per setting.
+"""The estimators behind :func:`explain.explain`: choosing one, building it once.
 
-``_Layerwise`` (:mod:`explain.layerwise`), ``_ExpectedGradients`` (:mod:`explain.paths`),
-and shap's own ``DeepExplainer`` and ``GradientExplainer`` behind one interface:
-``attributions(x, seed) -> (n, *input_shape, K)``, ``predict``, ``base_values``.
+Four estimators sit behind one call, :func:`explain.explain`:
+
+``"layerwise"`` (ours; the default wherever it applies)
+    DeepSHAP written as a modified forward pass of the Keras graph
+    (:mod:`explain.layerwise`): exact DeepLIFT rules for linear layers, elementwise
+    activations, max pooling and the gates of LSTM/GRU cells, and path integrals of the
+    Jacobian only inside smooth blocks (softmax, unknown layers), refined until the
+    measured additivity error is within tolerance. Exactly additive on every zoo model —
+    CNNs, MLPs, the GAN's discriminator and the recurrent models, where shap's
+    DeepExplainer cannot run at all. One ``tf.function`` over a batch; no global
+    TensorFlow state touched.
+``"expected_gradients"`` (ours; the fallback for graphs ``layerwise`` cannot walk)
+    Expected gradients over the whole background with adaptive Simpson integration of
+    every reference's path, refined where each segment's exact error is large
+    (:mod:`explain.paths`).
+``"deep"``
+    ``shap.DeepExplainer`` (DeepLIFT rules; exactly additive on the ops it knows). It
+    swaps entries of TensorFlow's process-wide gradient registry while it runs, cannot
+    handle recurrent layers and leaves the registry broken if it fails on them, so it is
+    refused up front for any model with recurrent layers or ``While``/``TensorList`` ops
+    and never tried as a fallback.
+``"gradient"``
+    ``shap.GradientExplainer`` as shap ships it (a sampled reference, ~30 % off in
+    additivity at its default sample count).
+
+``"auto"`` picks ``"layerwise"`` for every functional or Sequential model with one input
+and output (every zoo entry) and ``"expected_gradients"`` otherwise. Figures (additivity
+and milliseconds per sample against shap's explainers, same run) are in
+``bench/results/explain_latency.json`` (``python bench/explain_latency.py``).
+
+Each is a class behind one interface, :class:`Explainer`: ``attributions(x, seed) ->
+(n, *input_shape, K)``, ``predict``, ``base_values``. :func:`resolve_method` picks the
+method; :func:`get_explainer` builds an explainer once per (model, method, background,
+nsamples, outputs) and keeps it in :data:`explain.caching.EXPLAINERS`.
+
+The names without a leading underscore are shared inside the package; the public API is
+what ``explain`` exports.
 """
 
 from __future__ import annotations
@@ -16,8 +50,20 @@ from typing import Any
 
 import numpy as np
 
-from .targets import RANGE_TOLERANCE
+from zoo.errors import ZooError
 
+from .caching import EXPLAINERS
+from .targets import (
+    RANGE_TOLERANCE,
+    Target,
+    count_background_key,
+    range_axes,
+    recurrent_layers,
+    resolve_background,
+    train_stats,
+)
+
+METHODS: tuple[str, ...] = ("auto", "layerwise", "expected_gradients", "deep", "gradient")
 DEFAULT_NSAMPLES = 200  # shap.GradientExplainer's samples per input
 DEFAULT_EG_NSAMPLES = 4000  # expected gradients: gradient evaluations per input, at most
 SCALE_FLOOR = 0.1  # normalized additivity: error / max(|f(x) - base|, 0.1 * std of f)
@@ -28,8 +74,12 @@ _SHAP_LOCK = threading.RLock()  # shap's TF explainers patch global state; one a
 # --------------------------------------------------------------------------- explainers
 
 
-class _Explainer:
-    """One model + method + background; built once, reused for every batch."""
+class Explainer:
+    """One model + method + background; built once, reused for every batch.
+
+    Subclasses set ``method`` and implement ``attributions``; ``lo``/``hi`` are the input
+    range that explained inputs are checked against (``range_tolerance`` spans wide).
+    """
 
     method = ""
 
@@ -80,7 +130,7 @@ class _Explainer:
         raise NotImplementedError
 
 
-class _Layerwise(_Explainer):
+class _Layerwise(Explainer):
     """DeepSHAP rules per layer (:mod:`explain.layerwise`), refined to the tolerance."""
 
     method = "layerwise"
@@ -101,7 +151,7 @@ class _Layerwise(_Explainer):
         )
 
 
-class _ExpectedGradients(_Explainer):
+class _ExpectedGradients(Explainer):
     """Expected gradients, every reference's path integrated adaptively (explain.paths)."""
 
     method = "expected_gradients"
@@ -149,7 +199,15 @@ def keep_model_state(model: Any) -> Iterator[None]:
             var.assign(value)
 
 
-class _ShapBacked(_Explainer):
+@contextlib.contextmanager
+def _shap_quietly() -> Iterator[None]:
+    """One shap call at a time (its TF explainers patch global state), warnings off."""
+    with _SHAP_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+class _ShapBacked(Explainer):
     """An explainer that wraps one of shap's own (built under the shap lock)."""
 
     shap_class = ""  # name of the shap explainer class
@@ -158,8 +216,7 @@ class _ShapBacked(_Explainer):
         super().__init__(*args, **kwargs)
         import shap
 
-        with _SHAP_LOCK, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with _shap_quietly():
             self._shap = getattr(shap, self.shap_class)(self.model, self.background)
 
     def batch_size(self) -> int:
@@ -173,8 +230,7 @@ class _ShapDeep(_ShapBacked):
     def attributions(self, x: np.ndarray, seed: int) -> np.ndarray:
         from tensorflow.python.eager import execute as tf_execute
 
-        with _SHAP_LOCK, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with _shap_quietly():
             record = tf_execute.record_gradient
             try:
                 with keep_model_state(self.model):
@@ -189,11 +245,9 @@ class _ShapGradient(_ShapBacked):
     shap_class = "GradientExplainer"
 
     def attributions(self, x: np.ndarray, seed: int) -> np.ndarray:
-        with _SHAP_LOCK, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with keep_model_state(self.model):
-                ns = self.nsamples or DEFAULT_NSAMPLES
-                vals = self._shap.shap_values(x, nsamples=ns, rseed=seed)
+        with _shap_quietly(), keep_model_state(self.model):
+            ns = self.nsamples or DEFAULT_NSAMPLES
+            vals = self._shap.shap_values(x, nsamples=ns, rseed=seed)
         return _shap_to_array(vals, x.shape, self.outputs)
 
 
@@ -206,9 +260,180 @@ def _shap_to_array(vals: Any, xshape: tuple[int, ...], outputs: tuple[int, ...])
     return arr[..., list(outputs)]
 
 
-_CLASSES: dict[str, type[_Explainer]] = {
+ESTIMATORS: dict[str, type[Explainer]] = {
     "layerwise": _Layerwise,
     "expected_gradients": _ExpectedGradients,
     "deep": _ShapDeep,
     "gradient": _ShapGradient,
 }
+
+
+# --------------------------------------------------------------------------- choosing
+
+
+def resolve_method(t: Target, method: str) -> str:
+    """The estimator that ``method`` means for ``t`` (``"auto"`` resolved), or a ZooError.
+
+    ``"auto"`` is ``"layerwise"`` wherever it can walk the graph, else
+    ``"expected_gradients"``; ``"deep"`` is refused up front for models shap's
+    DeepExplainer would fail on half-way (recurrent layers, ops it has no rule for).
+
+    Example:
+        >>> from explain.targets import resolve_target
+        >>> t = resolve_target(zoo.load("gru-digits"))
+        >>> resolve_method(t, "auto"), resolve_method(t, "gradient")
+        ('layerwise', 'gradient')
+        >>> resolve_method(t, "deep")
+        Traceback (most recent call last):
+        zoo.errors.ZooError: method='deep' cannot explain gru-digits@1: it contains recurrent ...
+    """
+    if method not in METHODS:
+        raise ZooError(f"unknown method {method!r}; expected one of {list(METHODS)}")
+    if method in ("auto", "layerwise"):
+        from .layerwise import unsupported
+
+        why = unsupported(t.model)
+        if why is None:
+            return "layerwise"
+        if method == "layerwise":
+            raise ZooError(
+                f"method='layerwise' cannot explain {t.ref or t.model.name}: {why}; expected "
+                "a functional or Sequential keras.Model with one input and one output; use "
+                "method='expected_gradients' (any differentiable model)"
+            )
+        return "expected_gradients"
+    if method == "deep":
+        blockers = _deep_check(t.model, t.input_shape)
+        if blockers:
+            recurrent = t.family == "rnn" or recurrent_layers(t.model)
+            why = (
+                "shap.DeepExplainer has no rules for TensorFlow's recurrent loop ops"
+                if recurrent
+                else "shap.DeepExplainer cannot propagate attributions through them"
+            )
+            raise ZooError(
+                f"method='deep' cannot explain {t.ref or t.model.name}: it contains "
+                f"{'recurrent parts' if recurrent else 'unsupported parts'} "
+                f"({'; '.join(blockers)}). {why}, and a failed attempt leaves TensorFlow's "
+                "gradient recording patched, breaking later training in this process. Use "
+                "method='layerwise' (the same DeepLIFT idea, exact on these layers too) or "
+                "method='expected_gradients'"
+            )
+    return method
+
+
+def _graph_op_types(model: Any, input_shape: tuple[int, ...]) -> set[str]:
+    """Op types of the model's inference graph (traced once, nothing executed)."""
+    import tensorflow as tf
+
+    @tf.autograph.experimental.do_not_convert
+    def call(x: Any) -> Any:
+        return model(x, training=False)
+
+    spec = tf.TensorSpec((None, *input_shape), tf.float32)
+    graph = tf.function(call).get_concrete_function(spec).graph
+    return {op.type for op in graph.get_operations()}
+
+
+# keyed weakly by model: a verdict lives as long as its model (no id() recycling)
+_DEEP_CHECKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_DEEP_CHECKS_LOCK = threading.Lock()
+_GRAPH_OPS_WITHOUT_ATTRIBUTION = {"Const", "NoOp", "Placeholder", "ReadVariableOp", "VarHandleOp"}
+
+
+def _deep_check(model: Any, input_shape: tuple[int, ...]) -> list[str]:
+    """Why shap.DeepExplainer must not run on ``model`` ([] if it may), from the model alone.
+
+    Recurrent layers, loop ops, and any op on the input-to-output path for which shap has
+    no DeepLIFT rule (e.g. ``LeakyRelu``) make DeepExplainer fail half-way — and a failure
+    leaves TensorFlow's gradient recording patched for the rest of the process.
+    """
+    with _DEEP_CHECKS_LOCK:
+        hit = _DEEP_CHECKS.get(model)
+    if hit is not None:
+        return hit
+    blockers = recurrent_layers(model)
+    if not blockers:
+        from shap.explainers._deep.deep_tf import op_handlers
+
+        ops = _graph_op_types(model, input_shape)
+        loops = sorted(o for o in ops if "While" in o or o.startswith("TensorList"))
+        unknown = sorted(ops - set(op_handlers) - _GRAPH_OPS_WITHOUT_ATTRIBUTION)
+        if loops:
+            blockers = [f"recurrent loop ops {', '.join(loops)}"]
+        elif unknown:
+            blockers = [f"ops without a DeepLIFT rule in shap: {', '.join(unknown)}"]
+    with _DEEP_CHECKS_LOCK:
+        _DEEP_CHECKS[model] = blockers
+    return blockers
+
+
+def nsamples_for(method: str, nsamples: int | None) -> int | None:
+    """The sample setting a method uses (None: the method takes none).
+
+    Example:
+        >>> nsamples_for("layerwise", 50), nsamples_for("expected_gradients", None)
+        (None, 4000)
+    """
+    if method in ("deep", "layerwise"):
+        return None
+    default = DEFAULT_EG_NSAMPLES if method == "expected_gradients" else DEFAULT_NSAMPLES
+    return int(nsamples or default)
+
+
+# --------------------------------------------------------------------------- building
+
+
+def get_explainer(
+    t: Target,
+    method: str,
+    background: Any,
+    nsamples: int | None,
+    outputs: tuple[int, ...],
+    use_cache: bool = True,
+) -> tuple[Explainer, str]:
+    """The explainer for (model, method, background, nsamples, outputs), and its background key.
+
+    ``method`` is a resolved one (:func:`resolve_method`). Built at most once per setting
+    and kept in :data:`explain.caching.EXPLAINERS` (``use_cache=False``: built afresh
+    and not kept). The build runs outside the cache's lock, so a model being traced
+    never holds up another model's explanation.
+
+    Example:
+        >>> from explain.targets import resolve_target
+        >>> t = resolve_target(zoo.load("mlp-cancer"))
+        >>> explainer, bg_key = get_explainer(t, "layerwise", None, None, (0,))
+        >>> explainer.method, bg_key, explainer.background.shape
+        ('layerwise', 'train100s0', (100, 30))
+        >>> get_explainer(t, "layerwise", 100, None, (0,))[0] is explainer
+        True
+    """
+    bg: np.ndarray | None = None
+    bg_key = count_background_key(background)
+    if bg_key is None:  # an array: its key hashes its contents
+        bg, bg_key = resolve_background(t, background)
+    ns = nsamples_for(method, nsamples)
+
+    def build() -> Explainer:
+        arr = bg if bg is not None else resolve_background(t, background)[0]
+        return _build(t, method, arr, ns, outputs)
+
+    if not use_cache:
+        return build(), bg_key
+    key = (t.key, method, bg_key, ns, outputs)
+    reusable = EXPLAINERS.get_or_create(key, build, valid=lambda e: t.reuses(e.model_ref()))
+    return reusable, bg_key
+
+
+def _build(
+    t: Target, method: str, bg: np.ndarray, ns: int | None, outputs: tuple[int, ...]
+) -> Explainer:
+    if t.trained is not None:
+        stats = train_stats(t)
+        lo, hi, tolerance = stats.lo, stats.hi, RANGE_TOLERANCE
+    else:  # only the background is known: a few samples, so allow a wider margin
+        axes = range_axes(t.input_kind, bg.ndim)
+        lo, hi, tolerance = bg.min(axis=axes), bg.max(axis=axes), 3 * RANGE_TOLERANCE
+    explainer = ESTIMATORS[method](t.model, bg, outputs, ns, lo, hi)
+    explainer.range_tolerance = tolerance
+    return explainer

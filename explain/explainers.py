@@ -1,36 +1,14 @@
-"""Choose, build, cache and run the SHAP explainer for a zoo model.
+"""The public API of explain: :func:`explain`, :func:`info`, :func:`additivity_error`.
 
-Four estimators sit behind one call, :func:`explain`:
+Four estimators sit behind :func:`explain` (``"layerwise"``, ``"expected_gradients"``,
+shap's ``"deep"`` and ``"gradient"``; ``"auto"`` picks ``"layerwise"`` wherever it
+applies), described in :mod:`explain.estimators`.
 
-``"layerwise"`` (ours; the default wherever it applies)
-    DeepSHAP written as a modified forward pass of the Keras graph
-    (:mod:`explain.layerwise`): exact DeepLIFT rules for linear layers, elementwise
-    activations, max pooling and the gates of LSTM/GRU cells, and path integrals of the
-    Jacobian only inside smooth blocks (softmax, unknown layers), refined until the
-    measured additivity error is within tolerance. Exactly additive on every zoo model —
-    CNNs, MLPs, the GAN's discriminator and the recurrent models, where shap's
-    DeepExplainer cannot run at all. One ``tf.function`` over a batch; no global
-    TensorFlow state touched.
-``"expected_gradients"`` (ours; the fallback for graphs ``layerwise`` cannot walk)
-    Expected gradients over the whole background with adaptive Simpson integration of
-    every reference's path, refined where each segment's exact error is large
-    (:mod:`explain.paths`).
-``"deep"``
-    ``shap.DeepExplainer`` (DeepLIFT rules; exactly additive on the ops it knows). It
-    swaps entries of TensorFlow's process-wide gradient registry while it runs, cannot
-    handle recurrent layers and leaves the registry broken if it fails on them, so it is
-    refused up front for any model with recurrent layers or ``While``/``TensorList`` ops
-    and never tried as a fallback.
-``"gradient"``
-    ``shap.GradientExplainer`` as shap ships it (a sampled reference, ~30 % off in
-    additivity at its default sample count).
-
-``"auto"`` picks ``"layerwise"`` for every functional or Sequential model with one input
-and output (every zoo entry) and ``"expected_gradients"`` otherwise. Figures (additivity
-and milliseconds per sample against shap's explainers, same run) are in
-``bench/results/explain_latency.json`` (``python bench/explain_latency.py``).
-
-Heavy modules (tensorflow, keras, shap) are imported inside the functions that need them.
+The work is split by role: :mod:`explain.targets` (what is explained: the target, its
+inputs and background), :mod:`explain.estimators` (choosing and building an estimator),
+:mod:`explain.caching` (the in-process caches), :mod:`explain.fidelity` and
+:mod:`explain.cached` (the disk cache). Heavy modules (tensorflow, keras, shap) are
+imported inside the functions that need them.
 """
 
 from __future__ import annotations
@@ -38,52 +16,27 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zoo.errors import DataError, ZooError
+from zoo.errors import DataError
 
-from .estimators import (
-    _CLASSES,
-    DEFAULT_EG_NSAMPLES,
-    DEFAULT_NSAMPLES,
-    SCALE_FLOOR,
-    _Explainer,
-)
+from . import caching
+from .estimators import METHODS as METHODS  # re-exported: part of the public API
+from .estimators import SCALE_FLOOR, Explainer, get_explainer, resolve_method
 from .targets import (
-    _CACHE_LOCK,
-    _TRAIN_STATS,
-    BACKGROUND_SEED,
-    DEFAULT_BACKGROUND,
-    RANGE_TOLERANCE,
-    _background,
-    _check_inputs,
-    _check_range,
-    _deep_check,
-    _labels,
-    _range_axes,
-    _recurrent_layers,
-    _resolve_outputs,
-    _resolve_target,
-    _Target,
-    _to_model_space,
-    _train_stats,
+    Target,
+    check_input_range,
+    check_labels,
+    model_inputs,
+    resolve_outputs,
+    resolve_target,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
     import shap
-
-METHODS: tuple[str, ...] = ("auto", "layerwise", "expected_gradients", "deep", "gradient")
-_MAX_EXPLAINERS = 16
-_MAX_RANDOMIZED = 4  # randomized clones (+ their explainers) kept for explain.fidelity
-
-_EXPLAINERS: OrderedDict[tuple, _Explainer] = OrderedDict()
-# explain.fidelity's randomized clones: key -> (weakref to the trained model, clone target,
-# its explainer, background key); an LRU of _MAX_RANDOMIZED entries, see fidelity.py
-_RANDOMIZED: OrderedDict[tuple, tuple[Any, Any, Any, str]] = OrderedDict()
 
 
 # --------------------------------------------------------------------------- info
@@ -144,7 +97,7 @@ def info(explanation: Any) -> ExplanationInfo:
         >>> meta.additivity["relative"] < 0.5
         True
     """
-    _require_explanation(explanation)
+    require_explanation(explanation)
     meta = getattr(explanation, "zoo_info", None)
     if not isinstance(meta, ExplanationInfo):
         raise DataError(
@@ -178,7 +131,14 @@ def describe_method(meta: ExplanationInfo) -> str:
     return f"{meta.method} ({note}){samples}, background of {meta.background_size} training samples"
 
 
-def _require_explanation(e: Any) -> None:
+def require_explanation(e: Any) -> None:
+    """Raise a DataError unless ``e`` is a ``shap.Explanation``.
+
+    Example:
+        >>> require_explanation([1, 2])
+        Traceback (most recent call last):
+        zoo.errors.DataError: expected a shap.Explanation, got list; ...
+    """
     import shap
 
     if not isinstance(e, shap.Explanation):
@@ -188,89 +148,6 @@ def _require_explanation(e: Any) -> None:
         )
 
 
-def _resolve_method(t: _Target, method: str) -> str:
-    if method not in METHODS:
-        raise ZooError(f"unknown method {method!r}; expected one of {list(METHODS)}")
-    if method in ("auto", "layerwise"):
-        from .layerwise import unsupported
-
-        why = unsupported(t.model)
-        if why is None:
-            return "layerwise"
-        if method == "layerwise":
-            raise ZooError(
-                f"method='layerwise' cannot explain {t.ref or t.model.name}: {why}; expected "
-                "a functional or Sequential keras.Model with one input and one output; use "
-                "method='expected_gradients' (any differentiable model)"
-            )
-        return "expected_gradients"
-    if method == "deep":
-        blockers = _deep_check(t.model, t.input_shape)
-        if blockers:
-            recurrent = t.family == "rnn" or _recurrent_layers(t.model)
-            why = (
-                "shap.DeepExplainer has no rules for TensorFlow's recurrent loop ops"
-                if recurrent
-                else "shap.DeepExplainer cannot propagate attributions through them"
-            )
-            raise ZooError(
-                f"method='deep' cannot explain {t.ref or t.model.name}: it contains "
-                f"{'recurrent parts' if recurrent else 'unsupported parts'} "
-                f"({'; '.join(blockers)}). {why}, and a failed attempt leaves TensorFlow's "
-                "gradient recording patched, breaking later training in this process. Use "
-                "method='layerwise' (the same DeepLIFT idea, exact on these layers too) or "
-                "method='expected_gradients'"
-            )
-    return method
-
-
-def _nsamples(method: str, nsamples: int | None) -> int | None:
-    """The sample setting a method uses (None: the method takes none)."""
-    if method in ("deep", "layerwise"):
-        return None
-    default = DEFAULT_EG_NSAMPLES if method == "expected_gradients" else DEFAULT_NSAMPLES
-    return int(nsamples or default)
-
-
-def _get_explainer(
-    t: _Target,
-    method: str,
-    background: Any,
-    nsamples: int | None,
-    outputs: tuple[int, ...],
-    use_cache: bool = True,
-) -> tuple[_Explainer, str]:
-    """The explainer for (model, method, background, nsamples, outputs), built at most once."""
-    if background is None or isinstance(background, (int, np.integer)):
-        size = DEFAULT_BACKGROUND if background is None else int(background)
-        bg, bg_key = None, f"train{size}s{BACKGROUND_SEED}"
-    else:
-        bg, bg_key = _background(t, background)
-    ns = _nsamples(method, nsamples)
-    key = (t.key, method, bg_key, ns, outputs)
-    with _CACHE_LOCK:
-        hit = _EXPLAINERS.get(key) if use_cache else None
-        if hit is not None and (t.ref is not None or hit.model_ref() is t.model):
-            _EXPLAINERS.move_to_end(key)
-            return hit, bg_key
-    if bg is None:
-        bg, bg_key = _background(t, background)
-    if t.trained is not None:
-        stats = _train_stats(t)
-        lo, hi, tolerance = stats.lo, stats.hi, RANGE_TOLERANCE
-    else:  # only the background is known: a few samples, so allow a wider margin
-        axes = _range_axes(t.input_kind, bg.ndim)
-        lo, hi, tolerance = bg.min(axis=axes), bg.max(axis=axes), 3 * RANGE_TOLERANCE
-    explainer = _CLASSES[method](t.model, bg, outputs, ns, lo, hi)
-    explainer.range_tolerance = tolerance
-    if use_cache:
-        with _CACHE_LOCK:
-            _EXPLAINERS[key] = explainer
-            while len(_EXPLAINERS) > _MAX_EXPLAINERS:
-                _EXPLAINERS.popitem(last=False)
-    return explainer, bg_key
-
-
 def clear_cache() -> None:
     """Forget every in-process explainer and randomized clone (the disk cache stays).
 
@@ -278,27 +155,10 @@ def clear_cache() -> None:
         >>> import explain
         >>> explain.clear_cache()
     """
-    with _CACHE_LOCK:
-        _EXPLAINERS.clear()
-        _RANDOMIZED.clear()
-        _TRAIN_STATS.clear()
+    caching.clear_all()
 
 
 # --------------------------------------------------------------------------- explain
-
-
-def _generate(t: _Target, n: int, seed: int) -> np.ndarray:
-    gen = getattr(t.trained, "generator", None) if t.trained is not None else None
-    if t.family != "gan" or gen is None:
-        raise DataError(
-            f"x={n} (a count) only works for a GAN, to explain generated samples; expected "
-            "an array of inputs; pass x=dataset.x_test[:n]"
-        )
-    if n < 1:
-        raise DataError(f"x={n}; expected a sample count >= 1")
-    latent = tuple(int(d) for d in gen.input_shape[1:])
-    z = np.random.default_rng(seed).standard_normal((n, *latent)).astype(np.float32)
-    return np.asarray(gen(z, training=False), dtype=np.float32).reshape(n, *t.input_shape)
 
 
 def explain(
@@ -371,13 +231,9 @@ def explain(
         >>> e.output_names[:3], explain.info(e).method
         (['0', '1', '2'], 'layerwise')
     """
-    t = _resolve_target(target, output_names, feature_names)
-    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
-        xs = _generate(t, int(x), seed)  # GAN only; a helpful DataError otherwise
-        check_range = False
-    else:
-        xs = _to_model_space(t, _check_inputs(t, x))
-    return _explain_prepared(
+    t = resolve_target(target, output_names, feature_names)
+    xs, in_range_matters = model_inputs(t, x, seed)  # a count: GAN samples, else DataError
+    return explain_prepared(
         t,
         xs,
         background=background,
@@ -388,12 +244,12 @@ def explain(
         output=output,
         y=y,
         progress=progress,
-        check_range=check_range,
+        check_range=check_range and in_range_matters,
     )
 
 
-def _explain_prepared(
-    t: _Target,
+def explain_prepared(
+    t: Target,
     xs: np.ndarray,
     *,
     background: Any,
@@ -406,11 +262,27 @@ def _explain_prepared(
     progress: Callable[[int, int], None] | None,
     check_range: bool,
     use_cache: bool = True,
-    prepared: tuple[_Explainer, str] | None = None,
+    prepared: tuple[Explainer, str] | None = None,
 ) -> shap.Explanation:
-    outputs = _resolve_outputs(t, output)
-    labels = _labels(t, y, len(xs))
-    resolved = _resolve_method(t, method)
+    """:func:`explain` on inputs already checked and in model space (``xs``).
+
+    For :mod:`explain.cached` and :mod:`explain.fidelity`, which prepare their inputs
+    themselves. ``use_cache=False`` builds an explainer that is not kept; ``prepared``
+    is an ``(explainer, background key)`` the caller built (and caches) for ``t.model``.
+
+    Example:
+        >>> from explain.targets import resolve_target
+        >>> m = zoo.load("mlp-cancer")
+        >>> t = resolve_target(m)
+        >>> e = explain_prepared(t, m.dataset().x_test[:2], background=None, method="auto",
+        ...     nsamples=None, batch_size=None, seed=0, output=None, y=None, progress=None,
+        ...     check_range=True)
+        >>> e.values.shape, info(e).method
+        ((2, 30, 1), 'layerwise')
+    """
+    outputs = resolve_outputs(t, output)
+    labels = check_labels(t, y, len(xs))
+    resolved = resolve_method(t, method)
     for label, val, low in (("batch_size", batch_size, 1), ("nsamples", nsamples, 1)):
         if val is not None and (
             isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < low
@@ -423,9 +295,9 @@ def _explain_prepared(
     if prepared is not None:  # an explainer the caller built (and caches) for t.model
         explainer, bg_key = prepared
     else:
-        explainer, bg_key = _get_explainer(t, resolved, background, nsamples, outputs, use_cache)
+        explainer, bg_key = get_explainer(t, resolved, background, nsamples, outputs, use_cache)
     if check_range:
-        _check_range(t, xs, explainer.lo, explainer.hi, explainer.range_tolerance)
+        check_input_range(t, xs, explainer.lo, explainer.hi, explainer.range_tolerance)
 
     n, k = len(xs), len(outputs)
     bs = int(batch_size or explainer.batch_size())
@@ -469,12 +341,21 @@ def _explain_prepared(
         predicted=predicted,
         y_true=labels,
     )
-    return _make_explanation(values, base, xs, meta)
+    return make_explanation(values, base, xs, meta)
 
 
-def _make_explanation(
+def make_explanation(
     values: np.ndarray, base: np.ndarray, data: np.ndarray | None, meta: ExplanationInfo
 ) -> shap.Explanation:
+    """A ``shap.Explanation`` of these arrays that carries ``meta`` (see :func:`info`).
+
+    Example:
+        >>> m = zoo.load("mlp-cancer")
+        >>> meta = info(explain(m, m.dataset().x_test[:1]))
+        >>> e = make_explanation(np.zeros((1, 30, 1)), np.zeros((1, 1)), None, meta)
+        >>> info(e) is meta, e.feature_names[0]
+        (True, 'mean radius')
+    """
     import shap
 
     tabular = meta.input_kind == "tabular"

@@ -16,6 +16,7 @@ independent runs on the trained model (the noise floor of the estimator).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import weakref
 from typing import Any
@@ -24,19 +25,10 @@ import numpy as np
 
 from zoo.errors import DataError, ZooError
 
-from .explainers import (
-    _CACHE_LOCK,
-    _MAX_RANDOMIZED,
-    _RANDOMIZED,
-    _explain_prepared,
-    _Explainer,
-    _get_explainer,
-    _resolve_method,
-    _resolve_target,
-    _Target,
-    additivity_error,
-    info,
-)
+from .caching import RANDOMIZED
+from .estimators import Explainer, get_explainer, resolve_method
+from .explainers import additivity_error, explain_prepared, info
+from .targets import Target, resolve_target
 
 SANITY_MARGIN = 0.2
 
@@ -89,17 +81,17 @@ def randomized_clone(model: Any, seed: int = 0) -> Any:
 
 
 def _randomized_explainer(
-    t: _Target,
+    t: Target,
     method: str,
     bg_arr: np.ndarray,
     bg_key: str,
     nsamples: int | None,
     outputs: tuple[int, ...],
     seed: int,
-) -> tuple[_Target, tuple[_Explainer, str]]:
+) -> tuple[Target, tuple[Explainer, str]]:
     """The randomized clone of ``t.model`` and its explainer, built once per setting.
 
-    Cached in-process (an LRU of ``_MAX_RANDOMIZED`` entries, emptied by
+    Cached in-process (:data:`explain.caching.RANDOMIZED`, a few entries, emptied by
     ``explain.clear_cache()``) under the model (its store ref, else its identity, checked
     through a weak reference so a new model at a recycled ``id`` never hits), the clone
     seed, method, background key, nsamples and explained outputs. The clone depends only
@@ -108,21 +100,16 @@ def _randomized_explainer(
     """
     ns = None if method == "deep" else nsamples
     key = (t.key, seed, method, bg_key, ns, outputs)
-    with _CACHE_LOCK:
-        hit = _RANDOMIZED.get(key)
-        if hit is not None and (t.ref is not None or hit[0]() is t.model):
-            _RANDOMIZED.move_to_end(key)
-            return hit[1], hit[2]
-    clone = randomized_clone(t.model, seed=seed)
-    rt = _resolve_target(clone, output_names=t.output_names)
-    rt.input_kind, rt.family, rt.task = t.input_kind, t.family, t.task
-    resolved = _resolve_method(rt, method)
-    prepared = _get_explainer(rt, resolved, bg_arr, ns, outputs, use_cache=False)
-    with _CACHE_LOCK:
-        _RANDOMIZED[key] = (weakref.ref(t.model), rt, prepared, bg_key)
-        _RANDOMIZED.move_to_end(key)
-        while len(_RANDOMIZED) > _MAX_RANDOMIZED:
-            _RANDOMIZED.popitem(last=False)
+
+    def build() -> tuple[Any, Target, tuple[Explainer, str]]:
+        clone = randomized_clone(t.model, seed=seed)
+        rt = resolve_target(clone, output_names=t.output_names)
+        rt.input_kind, rt.family, rt.task = t.input_kind, t.family, t.task
+        resolved = resolve_method(rt, method)
+        prepared = get_explainer(rt, resolved, bg_arr, ns, outputs, use_cache=False)
+        return weakref.ref(t.model), rt, prepared
+
+    _, rt, prepared = RANDOMIZED.get_or_create(key, build, valid=lambda hit: t.reuses(hit[0]()))
     return rt, prepared
 
 
@@ -242,23 +229,25 @@ def fidelity(
     if bg is None:
         bg = int(meta.background_size)
 
-    t = _resolve_target(target)
+    t = resolve_target(target)
     x = np.asarray(explanation.data, np.float32)[:max_samples]
     trained_a = values[:max_samples]
-    common = {
-        "method": meta.method,
-        "nsamples": meta.nsamples,
-        "batch_size": None,
-        "output": meta.output_indices,
-        "y": None,
-        "progress": None,
-        "check_range": False,
-    }
-    trained_b = _explain_prepared(t, x, background=bg, seed=meta.seed + 1 + seed, **common).values
+    # explain() as the checked explanation ran it: the same method, samples and outputs
+    rerun = functools.partial(
+        explain_prepared,
+        method=meta.method,
+        nsamples=meta.nsamples,
+        batch_size=None,
+        output=meta.output_indices,
+        y=None,
+        progress=None,
+        check_range=False,
+    )
+    trained_b = rerun(t, x, background=bg, seed=meta.seed + 1 + seed).values
 
     # the randomized model explained against the very same background (in model space);
     # the clone and its explainer are cached, so repeated checks only run attributions
-    trained_explainer, bg_key = _get_explainer(
+    trained_explainer, bg_key = get_explainer(
         t, meta.method, bg, meta.nsamples, meta.output_indices
     )
     rt, prepared = _randomized_explainer(
@@ -270,8 +259,8 @@ def fidelity(
         meta.output_indices,
         seed + 1234,
     )
-    randomized = _explain_prepared(
-        rt, x, background=trained_explainer.background, seed=meta.seed, prepared=prepared, **common
+    randomized = rerun(
+        rt, x, background=trained_explainer.background, seed=meta.seed, prepared=prepared
     ).values
 
     report.update(

@@ -203,6 +203,10 @@ def gauss_legendre(panels: int, nodes: int) -> tuple[np.ndarray, np.ndarray]:
     return a.astype(np.float32), ws.astype(np.float32)
 
 
+# None: tile the outputs for recurrent models only (see _attributions); a bool forces it.
+TILED: bool | None = None
+
+
 class LayerwiseRules:
     """DeepSHAP attributions of ``model`` against a fixed background, one tf.function.
 
@@ -250,6 +254,7 @@ class LayerwiseRules:
             if rule == "recurrent":  # the unrolled cell keeps ~8 tensors per time step
                 size *= 8 * int(node.input_tensors[0].shape[1] or 1)
             self.width = max(self.width, size * self._nodes(rule))
+        self.tiled = TILED if TILED is not None else "recurrent" in self.rules.values()
         shape = self.refs.shape[1:]
         spec = tf.TensorSpec((None, *shape), tf.float32)
         nodes = tf.TensorSpec((None,), tf.float32)
@@ -273,8 +278,9 @@ class LayerwiseRules:
             kwargs["training"] = False
         return layer(*args, **kwargs)
 
-    def _walk_reference(self, refs: Any) -> dict[int, Any]:
-        values: dict[int, Any] = {id(self.graph.inputs[0]): refs}
+    def _walk_reference(self, refs: Any) -> dict[int | tuple[str, int], Any]:
+        # keyed by tensor id; ("pre", node id) holds a split node's pre-activation
+        values: dict[int | tuple[str, int], Any] = {id(self.graph.inputs[0]): refs}
         for node in self._nodes_in_order():
             args, kwargs = node.arguments.fill_in(values)
             out = self._call(node.operation, *args, **kwargs)
@@ -309,22 +315,32 @@ class LayerwiseRules:
 
         self._nodes_now = (alpha, weight)  # read by _smooth while tracing
 
-        n_ref = self.n_refs
+        n_ref, k_out = self.n_refs, len(self.outputs)
         batch = tf.shape(x)[0]
         xr = tf.repeat(x, n_ref, axis=0)  # row b * R + r pairs input b with reference r
         reps = tf.concat([[batch], tf.ones_like(tf.shape(x)[1:])], 0)
         refs = tf.tile(tf.constant(self.refs), reps)
-        with tf.GradientTape(persistent=len(self.outputs) > 1) as tape:
-            tape.watch(xr)
-            out = self._walk_pairs(xr, batch)
-            out = tf.reshape(out, (tf.shape(xr)[0], -1))
-            totals = tf.stack([tf.reduce_sum(out[:, k]) for k in self.outputs])
-        # One backward graph inside a loop over the outputs (not one graph per output):
-        # the same work, but a recurrent model traces and optimizes in a fraction of the time.
-        grads = tape.jacobian(totals, xr, experimental_use_pfor=False)  # (K, B*R, *S)
-        delta = xr - refs
-        contrib = grads * delta[None]
-        shape = tf.concat([[len(self.outputs), batch, n_ref], tf.shape(x)[1:]], 0)
+        if self.tiled:
+            # One copy of the pairs per output and ONE backward pass: a graph without a
+            # loop traces and optimizes ~4x faster (measured on gru-digits), at the price
+            # of K forward passes; used where tracing dominates (recurrent models).
+            xk = tf.tile(xr, tf.concat([[k_out], tf.ones_like(tf.shape(x)[1:])], 0))
+            with tf.GradientTape() as tape:
+                tape.watch(xk)
+                out = self._walk_pairs(xk, batch * k_out)
+                out = tf.reshape(out, (k_out, tf.shape(xr)[0], -1))
+                total = tf.add_n([tf.reduce_sum(out[i, :, k]) for i, k in enumerate(self.outputs)])
+            grads = tf.reshape(tape.gradient(total, xk), tf.concat([[k_out], tf.shape(xr)], 0))
+        else:
+            with tf.GradientTape(persistent=k_out > 1) as tape:
+                tape.watch(xr)
+                out = self._walk_pairs(xr, batch)
+                out = tf.reshape(out, (tf.shape(xr)[0], -1))
+                totals = tf.stack([tf.reduce_sum(out[:, k]) for k in self.outputs])
+            # One backward graph inside a loop over the outputs: the forward pass is shared.
+            grads = tape.jacobian(totals, xr, experimental_use_pfor=False)  # (K, B*R, *S)
+        contrib = grads * (xr - refs)[None]
+        shape = tf.concat([[k_out, batch, n_ref], tf.shape(x)[1:]], 0)
         phis = tf.reduce_mean(tf.reshape(contrib, shape), axis=2)  # (K, B, *S)
         return tf.transpose(phis, tf.concat([tf.range(1, tf.rank(phis)), [0]], 0))
 
@@ -475,7 +491,7 @@ class LayerwiseRules:
 
     def batch_size(self) -> int:
         """Inputs per call so that one layer's pair activations stay near ROW_BUDGET."""
-        per_input = self.n_refs * self.width
+        per_input = self.n_refs * self.width * (len(self.outputs) if self.tiled else 1)
         return int(np.clip(ROW_BUDGET // max(per_input, 1), 1, 64))
 
     def attributions(

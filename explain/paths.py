@@ -255,7 +255,7 @@ class AdaptivePaths:
         phi = self._combine(
             w, np.concatenate(p_path), np.concatenate(p_grad), grads, delta_p, n_in, n_ref
         )
-        return phi, f_x, PathStats(evaluations, rounds, ~bad.any(axis=1))
+        return phi, f_x, PathStats(evaluations, rounds, ~np.any(bad, axis=1))
 
     @staticmethod
     def _combine(

@@ -2,15 +2,16 @@
 
 Resolving a target (family, task, input kind, output names), checking inputs (shape,
 dtype, NaNs, the training range), choosing outputs and labels, and drawing the background
-(stratified training samples). No estimator lives here.
+(stratified training samples). No estimator lives here (:mod:`explain.estimators`).
+
+The names without a leading underscore are shared inside the package; the public API is
+what ``explain`` exports.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import threading
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,12 @@ import numpy as np
 
 from zoo.errors import DataError, ZooError
 
+from .caching import TRAIN_STATS
+
 DEFAULT_BACKGROUND = 100
 BACKGROUND_SEED = 0
 RANGE_TOLERANCE = 1.0  # allowed: training range widened by this many spans each side
 
-_CACHE_LOCK = threading.RLock()  # guards every in-process cache of explain
-_TRAIN_STATS: dict[str, _TrainStats] = {}
 _RNN_NAMES = ("RNN", "LSTM", "GRU", "SimpleRNN", "ConvLSTM")
 
 
@@ -32,7 +33,22 @@ _RNN_NAMES = ("RNN", "LSTM", "GRU", "SimpleRNN", "ConvLSTM")
 
 
 @dataclasses.dataclass
-class _Target:
+class Target:
+    """The model an explanation is about, and what is known of it.
+
+    ``key`` names it in the in-process caches: ``"ref:<name@version> at <artifact
+    folder>"`` for a stored model (two stores may hold the same ``name@version``), else
+    ``"id:<id(model)>"``. ``trained`` is the ``TrainedModel`` (None for a plain
+    keras.Model); ``model`` the keras model explained (a GAN's discriminator).
+
+    Example:
+        >>> t = resolve_target(zoo.load("mlp-cancer"))
+        >>> t.ref, t.family, t.task, t.input_kind, t.input_shape, t.output_names
+        ('mlp-cancer@1', 'mlp', 'classification', 'tabular', (30,), ('benign',))
+        >>> t.key.startswith("ref:mlp-cancer@1 at /"), t.reuses(t.model)
+        (True, True)
+    """
+
     model: Any
     key: str
     ref: str | None
@@ -47,6 +63,15 @@ class _Target:
     trained: Any | None
     path: Path | None
 
+    def reuses(self, model: Any) -> bool:
+        """May something built for ``model`` serve this target? (Cache hits check it.)
+
+        A stored model is named by its artifact, so a reloaded copy may reuse what was
+        built for an earlier one; a plain keras.Model is named by ``id()``, which Python
+        recycles, so only the very same object may.
+        """
+        return self.ref is not None or model is self.model
+
 
 def _is_keras_model(obj: Any) -> bool:
     import keras
@@ -54,8 +79,15 @@ def _is_keras_model(obj: Any) -> bool:
     return isinstance(obj, keras.Model)
 
 
-def _recurrent_layers(model: Any) -> list[str]:
-    """Names of recurrent layers anywhere in ``model`` (wrappers and nested models too)."""
+def recurrent_layers(model: Any) -> list[str]:
+    """Names of recurrent layers anywhere in ``model`` (wrappers and nested models too).
+
+    Example:
+        >>> recurrent_layers(zoo.load("gru-digits").model)
+        ['forward_gru0 (GRU)', 'backward_gru0 (GRU)']
+        >>> recurrent_layers(zoo.load("mlp-cancer").model)
+        []
+    """
     import keras
 
     found: list[str] = []
@@ -79,51 +111,6 @@ def _recurrent_layers(model: Any) -> list[str]:
     for layer in model.layers:
         walk(layer)
     return found
-
-
-def _graph_op_types(model: Any, input_shape: tuple[int, ...]) -> set[str]:
-    """Op types of the model's inference graph (traced once, nothing executed)."""
-    import tensorflow as tf
-
-    @tf.autograph.experimental.do_not_convert
-    def call(x: Any) -> Any:
-        return model(x, training=False)
-
-    spec = tf.TensorSpec((None, *input_shape), tf.float32)
-    graph = tf.function(call).get_concrete_function(spec).graph
-    ops = {op.type for op in graph.get_operations()}
-    return ops
-
-
-_DEEP_CHECKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_GRAPH_OPS_WITHOUT_ATTRIBUTION = {"Const", "NoOp", "Placeholder", "ReadVariableOp", "VarHandleOp"}
-
-
-def _deep_check(model: Any, input_shape: tuple[int, ...]) -> list[str]:
-    """Why shap.DeepExplainer must not run on ``model`` ([] if it may), from the model alone.
-
-    Recurrent layers, loop ops, and any op on the input-to-output path for which shap has
-    no DeepLIFT rule (e.g. ``LeakyRelu``) make DeepExplainer fail half-way — and a failure
-    leaves TensorFlow's gradient recording patched for the rest of the process.
-    """
-    with _CACHE_LOCK:
-        hit = _DEEP_CHECKS.get(model)
-    if hit is not None:
-        return hit
-    blockers = _recurrent_layers(model)
-    if not blockers:
-        from shap.explainers._deep.deep_tf import op_handlers
-
-        ops = _graph_op_types(model, input_shape)
-        loops = sorted(o for o in ops if "While" in o or o.startswith("TensorList"))
-        unknown = sorted(ops - set(op_handlers) - _GRAPH_OPS_WITHOUT_ATTRIBUTION)
-        if loops:
-            blockers = [f"recurrent loop ops {', '.join(loops)}"]
-        elif unknown:
-            blockers = [f"ops without a DeepLIFT rule in shap: {', '.join(unknown)}"]
-    with _CACHE_LOCK:
-        _DEEP_CHECKS[model] = blockers
-    return blockers
 
 
 def _activation_name(model: Any) -> str:
@@ -181,13 +168,27 @@ def _default_output_names(task: str, k: int, class_names: Any, family: str) -> t
     return tuple(f"output {i}" for i in range(k))
 
 
-def _resolve_target(
+def resolve_target(
     target: Any,
     output_names: Sequence[str] | None = None,
     feature_names: Sequence[str] | None = None,
-) -> _Target:
+) -> Target:
+    """The :class:`Target` of a ``TrainedModel`` or a plain keras.Model.
+
+    ``output_names`` and ``feature_names`` name a plain model's outputs and tabular
+    features (a TrainedModel's come from its dataset). Raises ``ZooError`` for anything
+    else, and for models with several inputs or outputs or unknown input sizes.
+
+    Example:
+        >>> t = resolve_target(zoo.load("cnn-digits").model)
+        >>> t.key.startswith("id:"), t.family, t.task, t.input_kind, t.n_outputs
+        (True, 'cnn', 'classification', 'image', 10)
+        >>> resolve_target("cnn-digits")
+        Traceback (most recent call last):
+        zoo.errors.ZooError: cannot explain a str; expected a TrainedModel ...
+    """
     if _is_keras_model(target):
-        model = target
+        model, trained = target, None
         shape, k = _shapes(model)
         kind = _kind_for(shape)
         if not kind:
@@ -195,11 +196,7 @@ def _resolve_target(
                 f"model input shape {shape} is not supported; expected (H, W, C) images, "
                 "(T, F) sequences or (F,) tabular features"
             )
-        family = (
-            "rnn"
-            if _recurrent_layers(model)
-            else {"image": "cnn", "sequence": "cnn", "tabular": "mlp"}[kind]
-        )
+        family = "rnn" if recurrent_layers(model) else "mlp" if kind == "tabular" else "cnn"
         task = (
             "classification" if _activation_name(model) in ("softmax", "sigmoid") else "regression"
         )
@@ -210,53 +207,48 @@ def _resolve_target(
             raise DataError(
                 f"output_names has {len(names)} names but the model has {k} outputs; pass {k} names"
             )
-        return _Target(
-            model=model,
-            key=f"id:{id(model)}",
-            ref=None,
-            family=family,
-            task=task,
-            input_kind=kind,
-            input_shape=shape,
-            n_outputs=k,
-            output_names=names,
-            class_names=None,
-            feature_names=tuple(feature_names) if feature_names else None,
-            trained=None,
-            path=None,
-        )
-    if not (hasattr(target, "model") and hasattr(target, "dataset")):
-        raise ZooError(
-            f"cannot explain a {type(target).__name__}; expected a TrainedModel from "
-            "zoo.load(name) or a keras.Model (then pass background=...)"
-        )
-    family = str(getattr(target, "family", ""))
-    model = target.discriminator if family == "gan" else target.model
-    if model is None or not _is_keras_model(model):
-        raise ZooError(
-            f"{getattr(target, 'ref', target)!r} has no keras model to explain "
-            f"(family {family!r}); expected a loaded TrainedModel; reload it with zoo.load()"
-        )
-    shape, k = _shapes(model)
-    kind = _kind_for(shape)
-    task = str(getattr(target, "task", "") or "")
-    class_names = getattr(target, "class_names", None)
-    feature_names = getattr(target, "feature_names", None)
-    ref = getattr(target, "ref", None)
-    return _Target(
+        ref, path, class_names = None, None, None
+    else:
+        if not (hasattr(target, "model") and hasattr(target, "dataset")):
+            raise ZooError(
+                f"cannot explain a {type(target).__name__}; expected a TrainedModel from "
+                "zoo.load(name) or a keras.Model (then pass background=...)"
+            )
+        trained, stored_family = target, str(getattr(target, "family", ""))
+        model = target.discriminator if stored_family == "gan" else target.model
+        if model is None or not _is_keras_model(model):
+            raise ZooError(
+                f"{getattr(target, 'ref', target)!r} has no keras model to explain "
+                f"(family {stored_family!r}); expected a loaded TrainedModel; reload it with "
+                "zoo.load()"
+            )
+        shape, k = _shapes(model)
+        kind = _kind_for(shape)
+        task = str(getattr(target, "task", "") or "")
+        class_names = getattr(target, "class_names", None)
+        feature_names = getattr(target, "feature_names", None)
+        names = _default_output_names(task, k, class_names, stored_family)
+        family = stored_family or ("rnn" if recurrent_layers(model) else "cnn")
+        ref = getattr(target, "ref", None)
+        path = Path(target.path) if getattr(target, "path", None) else None
+    if ref and path is not None:  # the artifact, not just its name: stores may share names
+        key = f"ref:{ref} at {path.resolve()}"
+    else:
+        key = f"ref:{ref}" if ref else f"id:{id(model)}"
+    return Target(
         model=model,
-        key=f"ref:{ref}" if ref else f"id:{id(model)}",
+        key=key,
         ref=ref,
-        family=family or ("rnn" if _recurrent_layers(model) else "cnn"),
+        family=family,
         task=task,
         input_kind=kind,
         input_shape=shape,
         n_outputs=k,
-        output_names=_default_output_names(task, k, class_names, family),
+        output_names=names,
         class_names=tuple(class_names) if class_names else None,
         feature_names=tuple(feature_names) if feature_names else None,
-        trained=target,
-        path=Path(target.path) if getattr(target, "path", None) else None,
+        trained=trained,
+        path=path,
     )
 
 
@@ -264,38 +256,91 @@ def _resolve_target(
 
 
 @dataclasses.dataclass
-class _TrainStats:
+class TrainStats:
+    """A stored model's training range (per feature; one global range for images)."""
+
     lo: np.ndarray
     hi: np.ndarray
     gan_from_unit: bool  # dataset images in [0, 1] mapped to the discriminator's [-1, 1]
 
 
-def _range_axes(kind: str, ndim: int) -> tuple[int, ...]:
-    # images: one global range; sequences and tables: one range per feature (last axis)
+def range_axes(kind: str, ndim: int) -> tuple[int, ...]:
+    """The axes a range is taken over: all for images, all but the features otherwise.
+
+    Example:
+        >>> range_axes("image", 4), range_axes("sequence", 3), range_axes("tabular", 2)
+        ((0, 1, 2, 3), (0, 1), (0,))
+    """
     return tuple(range(ndim)) if kind == "image" else tuple(range(ndim - 1))
 
 
-def _train_stats(t: _Target) -> _TrainStats:
-    with _CACHE_LOCK:
-        hit = _TRAIN_STATS.get(t.key)
-    if hit is not None and t.trained is not None:
-        return hit
-    x = np.asarray(t.trained.dataset().x_train, dtype=np.float32)
-    gan_from_unit = t.family == "gan" and float(x.min()) >= 0.0
-    if gan_from_unit:
-        x = x * 2.0 - 1.0
-    axes = _range_axes(t.input_kind, x.ndim)
-    stats = _TrainStats(x.min(axis=axes), x.max(axis=axes), gan_from_unit)
-    with _CACHE_LOCK:
-        _TRAIN_STATS[t.key] = stats
-    return stats
+def train_stats(t: Target) -> TrainStats:
+    """The training range of a stored model's inputs, in model space (read once).
+
+    Example:
+        >>> stats = train_stats(resolve_target(zoo.load("gan-digits")))
+        >>> float(stats.lo), float(stats.hi), stats.gan_from_unit  # stored in [-1, 1] already
+        (-1.0, 1.0, False)
+    """
+    trained = t.trained
+    assert trained is not None, "callers check first: a plain keras.Model has no splits"
+
+    def build() -> TrainStats:
+        x = np.asarray(trained.dataset().x_train, dtype=np.float32)
+        gan_from_unit = t.family == "gan" and float(x.min()) >= 0.0
+        if gan_from_unit:
+            x = x * 2.0 - 1.0
+        axes = range_axes(t.input_kind, x.ndim)
+        return TrainStats(x.min(axis=axes), x.max(axis=axes), gan_from_unit)
+
+    return TRAIN_STATS.get_or_create(t.key, build)
 
 
-def _to_model_space(t: _Target, x: np.ndarray) -> np.ndarray:
-    """Dataset space -> the explained model's input space (only the GAN differs)."""
-    if t.family == "gan" and t.trained is not None and _train_stats(t).gan_from_unit:
+def to_model_space(t: Target, x: np.ndarray) -> np.ndarray:
+    """Dataset space -> the explained model's input space (only the GAN differs).
+
+    Example:
+        >>> t = resolve_target(zoo.load("gan-digits"))
+        >>> x = t.trained.dataset().x_test[:2]  # already the discriminator's [-1, 1]
+        >>> to_model_space(t, x) is x
+        True
+    """
+    if t.family == "gan" and t.trained is not None and train_stats(t).gan_from_unit:
         return x * 2.0 - 1.0
     return x
+
+
+def model_inputs(t: Target, x: Any, seed: int) -> tuple[np.ndarray, bool]:
+    """``x`` checked and in model space, and whether its range is worth checking.
+
+    ``x`` may be a count for a GAN: that many samples drawn from its generator (seeded by
+    ``seed``), which are in range by construction.
+
+    Example:
+        >>> t = resolve_target(zoo.load("gan-digits"))
+        >>> xs, check = model_inputs(t, 3, seed=0)
+        >>> xs.shape, check
+        ((3, 8, 8, 1), False)
+        >>> model_inputs(t, t.trained.dataset().x_test[:2], seed=0)[0].shape
+        (2, 8, 8, 1)
+    """
+    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+        return _generate(t, int(x), seed), False
+    return to_model_space(t, check_inputs(t, x)), True
+
+
+def _generate(t: Target, n: int, seed: int) -> np.ndarray:
+    gen = getattr(t.trained, "generator", None) if t.trained is not None else None
+    if t.family != "gan" or gen is None:
+        raise DataError(
+            f"x={n} (a count) only works for a GAN, to explain generated samples; expected "
+            "an array of inputs; pass x=dataset.x_test[:n]"
+        )
+    if n < 1:
+        raise DataError(f"x={n}; expected a sample count >= 1")
+    latent = tuple(int(d) for d in gen.input_shape[1:])
+    z = np.random.default_rng(seed).standard_normal((n, *latent)).astype(np.float32)
+    return np.asarray(gen(z, training=False), dtype=np.float32).reshape(n, *t.input_shape)
 
 
 def _as_float_array(x: Any, what: str) -> np.ndarray:
@@ -316,7 +361,19 @@ def _as_float_array(x: Any, what: str) -> np.ndarray:
     return arr.astype(np.float32, copy=False)
 
 
-def _check_inputs(t: _Target, x: Any, what: str = "x") -> np.ndarray:
+def check_inputs(t: Target, x: Any, what: str = "x") -> np.ndarray:
+    """``x`` as a float32 batch of ``t``'s input shape, or a DataError that says what to fix.
+
+    One sample without its batch axis is accepted. ``what`` names ``x`` in the error.
+
+    Example:
+        >>> t = resolve_target(zoo.load("mlp-cancer"))
+        >>> check_inputs(t, np.zeros(30)).shape
+        (1, 30)
+        >>> check_inputs(t, np.zeros((2, 29)))
+        Traceback (most recent call last):
+        zoo.errors.DataError: x has shape (2, 29); expected (n, 30) for mlp-cancer@1; ...
+    """
     arr = _as_float_array(x, what)
     want = t.input_shape
     if arr.shape == want:
@@ -345,12 +402,21 @@ def _check_inputs(t: _Target, x: Any, what: str = "x") -> np.ndarray:
     return arr
 
 
-def _check_range(
-    t: _Target, x: np.ndarray, lo: np.ndarray, hi: np.ndarray, tolerance: float
+def check_input_range(
+    t: Target, x: np.ndarray, lo: np.ndarray, hi: np.ndarray, tolerance: float
 ) -> None:
+    """Raise a DataError if ``x`` reaches past [lo, hi] widened by ``tolerance`` spans.
+
+    Example:
+        >>> t = resolve_target(zoo.load("cnn-digits"))
+        >>> check_input_range(t, np.full((1, 8, 8, 1), 1.5), np.zeros(()), np.ones(()), 1.0)
+        >>> check_input_range(t, np.full((1, 8, 8, 1), 255.0), np.zeros(()), np.ones(()), 1.0)
+        Traceback (most recent call last):
+        zoo.errors.DataError: the images span [255, 255], far outside the training range ...
+    """
     span = np.maximum(hi - lo, 1e-6)
     lo_ok, hi_ok = lo - tolerance * span, hi + tolerance * span
-    axes = _range_axes(t.input_kind, x.ndim)
+    axes = range_axes(t.input_kind, x.ndim)
     xmin, xmax = x.min(axis=axes), x.max(axis=axes)
     out = (xmin < lo_ok) | (xmax > hi_ok)
     if np.any(out):
@@ -369,7 +435,14 @@ def _check_range(
         )
 
 
-def _resolve_outputs(t: _Target, output: Any) -> tuple[int, ...]:
+def resolve_outputs(t: Target, output: Any) -> tuple[int, ...]:
+    """The output indices that ``output`` (None, a name, an index or a list) names.
+
+    Example:
+        >>> t = resolve_target(zoo.load("cnn-digits"))
+        >>> resolve_outputs(t, ["3", 7, "3"]), len(resolve_outputs(t, None))
+        ((3, 7), 10)
+    """
     if output is None:
         return tuple(range(t.n_outputs))
     items = [output] if isinstance(output, (str, int, np.integer)) else list(output)
@@ -394,7 +467,14 @@ def _resolve_outputs(t: _Target, output: Any) -> tuple[int, ...]:
     return tuple(dict.fromkeys(idx))
 
 
-def _labels(t: _Target, y: Any, n: int) -> np.ndarray | None:
+def check_labels(t: Target, y: Any, n: int) -> np.ndarray | None:
+    """``n`` true labels as class indices (names accepted), or floats for regression.
+
+    Example:
+        >>> t = resolve_target(zoo.load("cnn-digits"))
+        >>> check_labels(t, ["3", "7"], 2).tolist(), check_labels(t, None, 2)
+        ([3, 7], None)
+    """
     if y is None:
         return None
     arr = np.asarray(y)
@@ -418,7 +498,17 @@ def _labels(t: _Target, y: Any, n: int) -> np.ndarray | None:
     return arr.astype(np.int64)
 
 
-def _stratified_indices(y: np.ndarray | None, n: int, size: int, seed: int) -> np.ndarray:
+def stratified_indices(y: np.ndarray | None, n: int, size: int, seed: int) -> np.ndarray:
+    """``size`` sorted indices of ``n`` samples, each class of ``y`` in proportion.
+
+    Rounding gives the largest remainders one more; without labels the draw is uniform.
+
+    Example:
+        >>> y = np.array([0] * 6 + [1] * 3)
+        >>> idx = stratified_indices(y, len(y), 3, seed=0)
+        >>> np.bincount(y[idx]).tolist()
+        [2, 1]
+    """
     rng = np.random.default_rng(seed)
     if size >= n:
         return np.arange(n)
@@ -439,9 +529,37 @@ def _stratified_indices(y: np.ndarray | None, n: int, size: int, seed: int) -> n
     return np.sort(np.concatenate(picks))
 
 
-def _background(t: _Target, background: Any) -> tuple[np.ndarray, str]:
-    """The background array in model space and a short key that identifies it."""
+def count_background_key(background: Any) -> str | None:
+    """The key of a background given as a count (None: the default), without drawing it.
+
+    None for an array, whose key needs its contents (:func:`resolve_background`).
+
+    Example:
+        >>> count_background_key(None), count_background_key(50), count_background_key([[0.0]])
+        ('train100s0', 'train50s0', None)
+    """
     if background is None or isinstance(background, (int, np.integer)):
+        size = DEFAULT_BACKGROUND if background is None else int(background)
+        return f"train{size}s{BACKGROUND_SEED}"
+    return None
+
+
+def resolve_background(t: Target, background: Any) -> tuple[np.ndarray, str]:
+    """The background array in model space and a short key that identifies it.
+
+    ``background`` is a count of training samples (None: 100), stratified by class with
+    a fixed seed, or an array of inputs (required for a plain keras.Model).
+
+    Example:
+        >>> t = resolve_target(zoo.load("cnn-digits"))
+        >>> bg, key = resolve_background(t, 50)
+        >>> bg.shape, key
+        ((50, 8, 8, 1), 'train50s0')
+        >>> resolve_background(t, bg[:4])[1]
+        'array4-...'
+    """
+    key = count_background_key(background)
+    if key is not None:
         size = DEFAULT_BACKGROUND if background is None else int(background)
         if isinstance(background, bool) or size < 1:
             raise DataError(f"background={background!r}; expected a count >= 1 or an array")
@@ -455,8 +573,8 @@ def _background(t: _Target, background: Any) -> tuple[np.ndarray, str]:
         y = None
         if t.task == "classification" and data.y_train is not None:
             y = np.asarray(data.y_train).reshape(len(x), -1)[:, 0]
-        idx = _stratified_indices(y, len(x), size, BACKGROUND_SEED)
-        return _to_model_space(t, x[idx]), f"train{size}s{BACKGROUND_SEED}"
-    arr = _check_inputs(t, background, "background")
+        idx = stratified_indices(y, len(x), size, BACKGROUND_SEED)
+        return to_model_space(t, x[idx]), key
+    arr = check_inputs(t, background, "background")
     digest = hashlib.sha1(np.ascontiguousarray(arr).tobytes()).hexdigest()[:12]
     return arr, f"array{len(arr)}-{digest}"

@@ -15,7 +15,7 @@ import numpy as np
 
 from zoo.errors import DataError
 
-from .explainers import ExplanationInfo, _require_explanation
+from .explainers import ExplanationInfo, require_explanation
 
 _ABSOLUTE_ERRORS = ("max", "mean")  # additivity figures in output units (the rest are ratios)
 
@@ -70,7 +70,7 @@ def in_units(e: Any, data: Any) -> Any:
     """
     import shap
 
-    _require_explanation(e)
+    require_explanation(e)
     if isinstance(getattr(e, "zoo_units", None), Units):
         return e
     meta = _meta(e)

@@ -1,79 +1,93 @@
-"""The `zoo` command: list, describe, train, runs, evaluate, explain, report, dashboard.
+"""The `zoo` command: list, describe, train, runs, evaluate, plus registered commands.
 
-Heavy libraries load only in the subcommands that need them, so `zoo --help` and
-`zoo list` answer at once. Every `ZooError` is printed as one clear line (exit code 2);
-tracebacks are for bugs only.
+`zoo` sits at the bottom of the layers and never imports the packages above it. Commands
+that need them (explanations, reports, the web UI) are registered by those packages
+through entry points in the `keras_zoo.commands` group of their `pyproject.toml`:
+
+    [project.entry-points."keras_zoo.commands"]
+    mycommand = "mypackage.cli:register"
+
+`register(commands, parents)` adds one subparser named like the entry point to
+`commands` (parents carry the shared `--store` flag) and sets its handler with
+`set_defaults(run=handler)`; `handler(args, store)` returns the exit code. Entry points
+load lazily: `zoo list` and the other core commands load none, `zoo explain` loads only
+its own, `zoo --help` all (none of them imports TensorFlow at registration). Every
+`ZooError` is printed as one clear line (exit code 2), and so is an `OSError` (disk
+full, a read-only folder, a file where the store should be), with the path and what to
+do; tracebacks are for bugs only.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
-import os
 import sys
 import time
+from collections.abc import Iterable
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
 from zoo import config as zconfig
-from zoo.errors import ZooError
+from zoo.errors import ZooError, describe_os_error
+from zoo.options import GROUPS
 from zoo.registry import default_order, get_spec
 from zoo.store import Store
 
-# Flags that read better spelled differently from the field name.
-_HELP = {
-    "loss": "any Keras loss name (categorical_crossentropy, mean_squared_error, huber, ...)",
-    "optimizer": "any Keras optimizer name (adam, sgd, rmsprop, adamw, ...)",
-    "learning_rate": "initial learning rate",
-    "momentum": "momentum (sgd, rmsprop)",
-    "schedule": f"learning-rate schedule: {', '.join(zconfig.SCHEDULES)}",
-    "activation": "hidden-layer activation: any Keras name (relu, tanh, gelu, elu, ...)",
-    "l1": "L1 kernel regularization factor on every layer that takes one",
-    "l2": "L2 kernel regularization factor on every layer that takes one",
-    "dropout": "dropout rate (0 = off)",
-    "batch_norm": "batch normalization after each hidden layer",
-    "early_stopping": "early-stopping patience in epochs (0 = off); best weights restored",
-    "monitor": "quantity early stopping watches (val_loss, val_accuracy, ...)",
-    "filters": "CNN filters per conv block, comma-separated (e.g. 32,64)",
-    "dense_units": "dense layer sizes, comma-separated (e.g. 64,32)",
-    "augment": "random shifts/rotations/zooms during training (CNN)",
-    "cell": f"recurrent cell: {', '.join(zconfig.CELLS)}",
-    "strategy": f"tf.distribute strategy: {', '.join(zconfig.STRATEGIES)}",
-    "max_train_samples": "train on a random subset of this size (0 = all)",
-    "download": "allow downloading Keras' own datasets (mnist, fashion-mnist)",
-}
+COMMAND_GROUP = "keras_zoo.commands"
+CORE_COMMANDS = ("list", "describe", "train", "runs", "evaluate")
+
+
+def _option_help(name: str) -> str:
+    meta = zconfig.option_spec(name)
+    only = f" [{'/'.join(meta.families)} only]" if meta.families else ""
+    # argparse expands %-formats in help strings.
+    return (meta.describe(name) + only).replace("%", "%%")
 
 
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("training options (defaults: the entry's own)")
+    groups = {
+        title: parser.add_argument_group(f"training options: {title.lower()}") for title in GROUPS
+    }
     for name in zconfig.option_names():
-        kind = zconfig.option_type(name)
+        group = groups[zconfig.option_spec(name).group]
         flag = "--" + name.replace("_", "-")
-        helptext = _HELP.get(name, "")
-        if kind is bool:
+        if zconfig.option_type(name) is bool:
             group.add_argument(
-                flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=helptext
+                flag,
+                dest=name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=_option_help(name),
             )
         else:
-            group.add_argument(flag, dest=name, default=None, metavar=name.upper(), help=helptext)
+            group.add_argument(
+                flag, dest=name, default=None, metavar=name.upper(), help=_option_help(name)
+            )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentParser:
     """The argument parser of the `zoo` command.
+
+    `commands` names the registered (entry-point) commands to load; None loads all.
 
     Example:
         >>> build_parser().parse_args(["list"]).command
         'list'
+        >>> "list" in build_parser(commands=()).format_help()
+        True
     """
     parser = argparse.ArgumentParser(
-        prog="zoo", description="Keras Zoo: train, compare, load and explain Keras models."
+        prog="zoo",
+        description="Keras Zoo: train, compare, load and explain Keras models.",
     )
     parser.add_argument(
         "--store", default=None, help="model store folder (default: $ZOO_HOME or ~/.local/share)"
     )
     sub = parser.add_subparsers(dest="command", required=True)
     store_flag = argparse.ArgumentParser(add_help=False)
-    # Accepted after the subcommand too (`zoo dashboard --store DIR`).
+    # Accepted after the subcommand too (`zoo list --store DIR`).
     store_flag.add_argument("--store", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     p = sub.add_parser(
@@ -81,14 +95,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--all", action="store_true", help="include entries that need a download")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_cmd_list)
 
     p = sub.add_parser(
         "describe", parents=[store_flag], help="an entry's family, task, data and default options"
     )
     p.add_argument("name")
+    p.set_defaults(run=_cmd_describe)
 
     p = sub.add_parser(
-        "train", parents=[store_flag], help="train an entry (or --all) and store a new version"
+        "train",
+        parents=[store_flag],
+        help="train an entry (or --all) and store a new version",
+        description="Training options default to the entry's own (zoo describe NAME); "
+        "flags win over --config.",
     )
     p.add_argument("name", nargs="?", help="zoo entry, e.g. cnn-digits")
     p.add_argument("--all", action="store_true", help="train the whole default zoo")
@@ -96,42 +116,83 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, help="TOML file of options (flags win over it)")
     p.add_argument("--verbose", action="store_true", help="Keras' own progress bar")
     _add_train_options(p)
+    p.set_defaults(run=_cmd_train)
 
     p = sub.add_parser(
         "runs", parents=[store_flag], help="stored versions with config summary and test metrics"
     )
     p.add_argument("name", nargs="?")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_cmd_runs)
 
     p = sub.add_parser(
         "evaluate", parents=[store_flag], help="recompute the test metrics of one stored version"
     )
     p.add_argument("ref", help="name or name@version")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_cmd_evaluate)
 
-    p = sub.add_parser(
-        "explain", parents=[store_flag], help="explain one test prediction: print + PNG"
-    )
-    p.add_argument("ref")
-    p.add_argument("--index", type=int, default=0, help="test-split sample index")
-    p.add_argument("--out", type=Path, default=None, help="PNG path (default: REF-INDEX.png)")
-    p.add_argument("--method", default="auto", help="auto, expected_gradients, gradient, deep")
-
-    p = sub.add_parser(
-        "report", parents=[store_flag], help="write a self-contained HTML explainability report"
-    )
-    p.add_argument("ref")
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--samples", type=int, default=6, help="test predictions to explain")
-
-    p = sub.add_parser("dashboard", parents=[store_flag], help="open the Streamlit dashboard")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8501)
-    p.add_argument(
-        "--no-train", action="store_true", help="do not train the default zoo on an empty store"
-    )
-    p.add_argument("--headless", action="store_true", help="do not open a browser")
+    registered = registered_commands()
+    for name in registered if commands is None else commands:
+        if name in registered:
+            _register(registered[name], sub, [store_flag])
     return parser
+
+
+def registered_commands() -> dict[str, EntryPoint]:
+    """The commands installed packages register (entry points), by name; not loaded.
+
+    Example:
+        >>> {"explain", "report"} <= set(registered_commands())
+        True
+    """
+    found = {ep.name: ep for ep in entry_points(group=COMMAND_GROUP)}
+    return {name: ep for name, ep in found.items() if name not in CORE_COMMANDS}
+
+
+def _register(ep: EntryPoint, sub: Any, parents: list[argparse.ArgumentParser]) -> None:
+    try:
+        ep.load()(sub, parents)
+        if ep.name in sub.choices:
+            return
+        problem = f"{ep.value} did not add a {ep.name!r} subcommand"
+    except Exception as err:  # a broken plugin must not break the other commands
+        problem = f"{ep.value} cannot be loaded: {type(err).__name__}: {err}"
+    # Takes any arguments (no flags of its own), so running it reaches the one-line error.
+    p = sub.add_parser(ep.name, help=f"(unavailable: {problem})", add_help=False, prefix_chars="+")
+    p.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
+
+    def unavailable(args: argparse.Namespace, store: Store) -> int:
+        raise ZooError(
+            f"the {ep.name!r} command is registered but {problem}; expected an installed "
+            "package that provides it; reinstall the project (pip install -e .)"
+        )
+
+    p.set_defaults(run=unavailable)
+
+
+def _command_in(argv: list[str]) -> str | None:
+    """The subcommand `argv` asks for; None when help comes first or none is named."""
+    tokens = iter(argv)
+    for token in tokens:
+        if token in ("-h", "--help"):
+            return None
+        if token == "--store":
+            next(tokens, None)
+        elif not token.startswith("-"):
+            return token
+    return None
+
+
+def _unknown_command(name: str) -> ZooError:
+    known = [*CORE_COMMANDS, *registered_commands()]
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return ZooError(
+        f"unknown command {name!r}.{hint} Commands: {', '.join(known)}; others come from "
+        f"installed packages that register {COMMAND_GROUP!r} entry points "
+        "(reinstall the project with pip install -e . if one is missing)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,16 +203,35 @@ def main(argv: list[str] | None = None) -> int:
         mlp-cancer: ...
         0
     """
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = _command_in(argv)
+    if command is not None and command not in CORE_COMMANDS:
+        if command not in registered_commands():
+            print(f"zoo: error: {_unknown_command(command)}", file=sys.stderr)
+            return 2
+    # Core commands load no registered command; another loads only its own.
+    wanted = None if command is None else () if command in CORE_COMMANDS else (command,)
+    args = build_parser(wanted).parse_args(argv)
     store = Store(args.store)
     try:
-        return _COMMANDS[args.command](args, store)
+        return args.run(args, store)
     except ZooError as err:
-        print(f"zoo: error: {err}", file=sys.stderr)
+        print(f"zoo: error: {_one_line(str(err))}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        # The store turns its own OS errors into StorageError; this catches the rest
+        # (an output file, a folder that vanished while it was read).
+        print(f"zoo: error: {describe_os_error(err, store.root)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("zoo: interrupted; nothing half-written was kept", file=sys.stderr)
         return 130
+
+
+def _one_line(text: str) -> str:
+    # A message quoting a file's text (a TOML error, an OS message) must not break the
+    # one-line promise.
+    return " ".join(text.split())
 
 
 def _cmd_list(args: argparse.Namespace, store: Store) -> int:
@@ -214,6 +294,7 @@ def _cmd_train(args: argparse.Namespace, store: Store) -> int:
     else:
         # Validate every config before training anything: a typo fails in a second.
         configs = [TrainConfig.for_model(n, quick=args.quick, **options) for n in names]
+    store.ensure_root()  # a store that cannot be written fails now, not after training
     from zoo.training import train
 
     started = time.perf_counter()
@@ -279,8 +360,14 @@ def _cmd_runs(args: argparse.Namespace, store: Store) -> int:
             summary = zconfig.TrainConfig.from_dict(r.config).summary()
         task = get_spec(r.name).task
         metrics = _metric_line(task, r.metrics) if r.status == "ok" else r.reason
-        rows.append([r.ref, r.status, r.created[:19], summary, metrics])
+        status = f"{r.status} (!)" if r.warnings else r.status
+        rows.append([r.ref, status, r.created[:19], summary, metrics])
     _print_table(["version", "status", "created", "config", "test metrics"], rows)
+    warned = [(r.ref, w) for r in runs for w in r.warnings]
+    if warned:
+        print()
+    for ref, warning in warned:
+        print(f"(!) {ref}: {warning}")
     return 0
 
 
@@ -292,6 +379,7 @@ def _run_dict(run: Any) -> dict[str, Any]:
         "created": run.created,
         "config": run.config,
         "metrics": run.metrics,
+        "warnings": list(run.warnings),
     }
 
 
@@ -325,69 +413,6 @@ def _cmd_evaluate(args: argparse.Namespace, store: Store) -> int:
     return 0
 
 
-def _cmd_explain(args: argparse.Namespace, store: Store) -> int:
-    from explain.cli import explain_command
-
-    return explain_command(
-        args.ref, store=store, index=args.index, out=args.out, method=args.method
-    )
-
-
-def _cmd_report(args: argparse.Namespace, store: Store) -> int:
-    from explain.cli import report_command
-
-    return report_command(args.ref, store=store, out=args.out, samples=args.samples)
-
-
-def _cmd_dashboard(args: argparse.Namespace, store: Store) -> int:
-    if not args.no_train and not any(r.status == "ok" for r in store.runs()):
-        print(f"the store {store.root} is empty: training the default zoo (quick) first")
-        ns = argparse.Namespace(
-            name=None,
-            all=True,
-            quick=True,
-            config=None,
-            verbose=False,
-            **{n: None for n in zconfig.option_names()},
-        )
-        _cmd_train(ns, store)
-    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
-    env = dict(os.environ, ZOO_HOME=str(store.root))
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(app),
-        "--server.address",
-        args.host,
-        "--server.port",
-        str(args.port),
-        # Streamlit itself detects a machine without a display and stays headless.
-        *(["--server.headless", "true"] if args.headless else []),
-        "--server.maxUploadSize",
-        "5",
-        "--browser.gatherUsageStats",
-        "false",
-        "--global.developmentMode",
-        "false",
-        # Tracebacks go to the server log, never to the page.
-        "--client.showErrorDetails",
-        "none",
-        "--client.toolbarMode",
-        "viewer",
-        "--server.fileWatcherType",
-        "none",
-        # A full gc after every rerun walks ~540k TensorFlow/shap objects: ~0.3 s per click.
-        "--runner.postScriptGC",
-        "false",
-    ]
-    print(f"dashboard: http://{args.host}:{args.port}  (store: {store.root})", flush=True)
-    # Become the server process, so Ctrl-C and SIGTERM reach Streamlit directly.
-    os.execve(sys.executable, cmd, env)
-    return 0  # not reached
-
-
 def _print_table(header: list[str], rows: list[list[str]], indent: int = 0) -> None:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
     pad = " " * indent
@@ -396,17 +421,6 @@ def _print_table(header: list[str], rows: list[list[str]], indent: int = 0) -> N
     for row in rows:
         print(pad + "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)))
 
-
-_COMMANDS = {
-    "list": _cmd_list,
-    "describe": _cmd_describe,
-    "train": _cmd_train,
-    "runs": _cmd_runs,
-    "evaluate": _cmd_evaluate,
-    "explain": _cmd_explain,
-    "report": _cmd_report,
-    "dashboard": _cmd_dashboard,
-}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -3,83 +3,87 @@
 The same config comes from Python keyword arguments, CLI flags and a TOML file. It is
 validated once, at the edge, before any data is loaded or any model is built: a bad value
 fails with the field, the value, the valid choices (or the closest match) and the fix.
-Names of losses, optimizers and activations are resolved through Keras itself, so
-whatever Keras accepts by name works here.
+Names of losses, optimizers and activations are resolved through Keras itself
+(`zoo.keras_names`), so whatever Keras accepts by name works here. Each field carries its
+metadata once (`zoo.options`); `option_spec`, `options_for` and `choices_for` hand it to
+the CLI, the Train form and the report.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import inspect
-import tomllib
+import functools
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from zoo._tf import keras as _keras
-from zoo.errors import ConfigError
+from zoo import validation
+from zoo.errors import ConfigError, ZooError
+from zoo.keras_names import (
+    BINARY_LOSSES,
+    COMMON,
+    GAN_LOSSES,
+    SPARSE_LOSSES,
+    canonical_loss,
+    check_activation,
+    check_optimizer,
+)
+from zoo.options import (
+    ARCHITECTURE,
+    EXECUTION,
+    FITTING,
+    GAN,
+    LAYERS,
+    OBJECTIVE,
+    SUPERVISED,
+    Option,
+    coerce,
+    option,
+    schema,
+    show,
+)
 from zoo.registry import ModelSpec, get_spec
+from zoo.validation import LOGGED_METRICS
+
+# Re-exported: callers import the loss tables and Keras-name checks from here.
+__all__ = [
+    "BINARY_LOSSES",
+    "GAN_LOSSES",
+    "LOGGED_METRICS",
+    "SPARSE_LOSSES",
+    "TrainConfig",
+    "canonical_loss",
+    "check_activation",
+    "check_optimizer",
+    "choices_for",
+    "option_default",
+    "option_names",
+    "option_spec",
+    "option_type",
+    "options_for",
+]
 
 SCHEDULES = ("constant", "cosine", "exponential", "plateau")
+# Caps against runaway values (a typo of 1e12 epochs would run for ever), far above what
+# any zoo entry needs (its defaults train for at most a few hundred epochs).
+MAX_EPOCHS = 10_000
+MAX_LAYERS = 16
+RUNAWAY = "a cap against runaway values"
+
 CELLS = ("lstm", "gru", "simple_rnn")
 STRATEGIES = ("default", "one_device", "mirrored")
-
-# Options that only mean something for some families; setting one explicitly for a
-# family it does not apply to is an error rather than a silent no-op.
-FAMILY_OPTIONS: dict[str, tuple[str, ...]] = {
-    "filters": ("cnn",),
-    "kernel_size": ("cnn",),
-    "augment": ("cnn",),
-    "cell": ("rnn",),
-    "units": ("rnn",),
-    "rnn_layers": ("rnn",),
-    "bidirectional": ("rnn",),
-    "window": ("rnn",),
-    "dense_units": ("cnn", "rnn", "mlp"),
-    "latent_dim": ("gan",),
-    "gan_filters": ("gan",),
-    "d_learning_rate": ("gan",),
-    "g_learning_rate": ("gan",),
-    "d_optimizer": ("gan",),
-    "g_optimizer": ("gan",),
-    "fid_samples": ("gan",),
-    # The GAN has no validation loss to stop on or schedule by.
-    "early_stopping": ("cnn", "rnn", "mlp"),
-    "monitor": ("cnn", "rnn", "mlp"),
-    "schedule": ("cnn", "rnn", "mlp"),
-    "validation_fraction": ("cnn", "rnn", "mlp"),
-}
-
-# Losses a classifier or a GAN may use, by what their labels look like.
-BINARY_LOSSES = {"binary_crossentropy", "binary_focal_crossentropy", "hinge", "squared_hinge"}
-SPARSE_LOSSES = {"sparse_categorical_crossentropy"}
-GAN_LOSSES = {
-    "binary_crossentropy": "bce",
-    "bce": "bce",
-    "mean_squared_error": "mse",
-    "mse": "mse",
-    "least_squares": "mse",
-}
-_CLASSIFICATION_ONLY = ("crossentropy", "hinge", "kl_divergence", "dice", "tversky", "circle")
-
-# Keras aliases that `keras.losses.get` accepts but that read better in full.
-_LOSS_ALIASES = {
-    "mse": "mean_squared_error",
-    "mae": "mean_absolute_error",
-    "mape": "mean_absolute_percentage_error",
-    "msle": "mean_squared_logarithmic_error",
-    "kld": "kl_divergence",
-    "logcosh": "log_cosh",
-    "huber_loss": "huber",
-}
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything one training run uses. Build it with `TrainConfig.for_model`.
+
+    Each field is declared once with its metadata (`zoo.options.option`: group, help,
+    the families it applies to, range or choices); validation, the CLI, the Train
+    form and the report read it from there.
 
     Example:
         >>> cfg = TrainConfig.for_model("cnn-digits", optimizer="rmsprop", l2=1e-4)
@@ -88,51 +92,228 @@ class TrainConfig:
     """
 
     model: str
-    # objective and optimizer
-    loss: str = "sparse_categorical_crossentropy"
-    optimizer: str = "adam"
-    learning_rate: float = 1e-3
-    momentum: float = 0.0
-    nesterov: bool = False
-    weight_decay: float = 0.0
-    schedule: str = "constant"
-    # hidden layers
-    activation: str = "relu"
-    l1: float = 0.0
-    l2: float = 0.0
-    dropout: float = 0.0
-    batch_norm: bool = False
-    # fitting
-    epochs: int = 20
-    batch_size: int = 32
-    early_stopping: int = 0
-    monitor: str = "val_loss"
-    validation_fraction: float = 0.15
-    test_fraction: float = 0.15
-    seed: int = 0
-    max_train_samples: int = 0
-    # architecture
-    filters: tuple[int, ...] = (32, 64)
-    kernel_size: int = 3
-    dense_units: tuple[int, ...] = (64,)
-    augment: bool = False
-    cell: str = "gru"
-    units: int = 64
-    rnn_layers: int = 1
-    bidirectional: bool = False
-    window: int = 52
-    # GAN
-    latent_dim: int = 32
-    gan_filters: int = 32
-    d_optimizer: str = ""
-    g_optimizer: str = ""
-    d_learning_rate: float = 0.0
-    g_learning_rate: float = 0.0
-    fid_samples: int = 500
-    # execution
-    strategy: str = "default"
-    steps_per_execution: int = 32
-    download: bool = False
+    # --- objective and optimizer
+    loss: str = option(
+        "sparse_categorical_crossentropy",
+        OBJECTIVE,
+        "any Keras loss name (categorical_crossentropy, mean_squared_error, huber, ...)",
+        keras="loss",
+    )
+    optimizer: str = option(
+        "adam",
+        OBJECTIVE,
+        "any Keras optimizer name (adam, sgd, rmsprop, adamw, ...)",
+        keras="optimizer",
+    )
+    learning_rate: float = option(1e-3, OBJECTIVE, "initial learning rate", low=0, low_open=True)
+    momentum: float = option(
+        0.0, OBJECTIVE, "momentum (sgd, rmsprop)", low=0, high=1, high_open=True
+    )
+    nesterov: bool = option(False, OBJECTIVE, "Nesterov momentum (sgd)")
+    weight_decay: float = option(0.0, OBJECTIVE, "weight decay (adamw, sgd, ...)", low=0)
+    schedule: str = option(
+        "constant", OBJECTIVE, "learning-rate schedule", choices=SCHEDULES, families=SUPERVISED
+    )
+    # --- hidden layers
+    activation: str = option(
+        "relu",
+        LAYERS,
+        "hidden-layer activation: any Keras name (relu, tanh, gelu, elu, ...)",
+        keras="activation",
+    )
+    l1: float = option(0.0, LAYERS, "L1 kernel regularization on every layer that takes one", low=0)
+    l2: float = option(0.0, LAYERS, "L2 kernel regularization on every layer that takes one", low=0)
+    dropout: float = option(0.0, LAYERS, "dropout rate (0 = off)", low=0, high=1, high_open=True)
+    batch_norm: bool = option(False, LAYERS, "batch normalization after each hidden layer")
+    # --- fitting
+    epochs: int = option(
+        20,
+        FITTING,
+        "training epochs (an upper bound with early stopping)",
+        low=1,
+        high=MAX_EPOCHS,
+        why=RUNAWAY,
+    )
+    batch_size: int = option(
+        32,
+        FITTING,
+        "samples per gradient step",
+        low=1,
+        high=65536,
+        why="one batch and its activations must fit in memory",
+    )
+    early_stopping: int = option(
+        0,
+        FITTING,
+        "early-stopping patience in epochs (0 = off); best weights restored",
+        low=0,
+        high=MAX_EPOCHS,
+        why=RUNAWAY,
+        families=SUPERVISED,
+    )
+    monitor: str = option(
+        "val_loss",
+        FITTING,
+        "quantity early stopping watches (val_loss, val_accuracy, ...)",
+        families=SUPERVISED,
+    )
+    validation_fraction: float = option(
+        0.15,
+        FITTING,
+        "share of the data held out for validation",
+        low=0.01,
+        high=0.5,
+        families=SUPERVISED,
+    )
+    test_fraction: float = option(
+        0.15, FITTING, "share of the data held out for the test metrics", low=0.01, high=0.5
+    )
+    seed: int = option(
+        0,
+        FITTING,
+        "random seed (splits, initialization, shuffling)",
+        low=0,
+        high=2**32 - 1,
+        why="NumPy and scikit-learn take seeds in 0..2**32-1",
+    )
+    max_train_samples: int = option(
+        0,
+        FITTING,
+        "train on a random subset of this size (0 = all)",
+        low=0,
+        high=2**31 - 1,
+        why="a sample index NumPy takes on every platform",
+    )
+    # --- architecture
+    filters: tuple[int, ...] = option(
+        (32, 64),
+        ARCHITECTURE,
+        "CNN filters per conv block, comma-separated (e.g. 32,64)",
+        low=1,
+        high=1024,
+        why="memory: a conv layer's output is batch x height x width x filters floats, "
+        "100 MB per layer at 1024 filters on 28x28 images",
+        max_items=MAX_LAYERS,
+        families=("cnn",),
+    )
+    kernel_size: int = option(
+        3,
+        ARCHITECTURE,
+        "CNN kernel size",
+        low=1,
+        high=15,
+        why="each output costs kernel_size^2 multiply-adds per filter pair; 15 spans more "
+        "than half of a 28x28 image",
+        families=("cnn",),
+    )
+    dense_units: tuple[int, ...] = option(
+        (64,),
+        ARCHITECTURE,
+        "dense layer sizes, comma-separated (e.g. 64,32)",
+        low=1,
+        high=8192,
+        why="memory: two such layers hold 8192^2 = 6.7e7 weights, 1 GB while training",
+        max_items=MAX_LAYERS,
+        families=SUPERVISED,
+    )
+    augment: bool = option(
+        False,
+        ARCHITECTURE,
+        "random shifts/rotations/zooms during training (CNN)",
+        families=("cnn",),
+    )
+    cell: str = option("gru", ARCHITECTURE, "recurrent cell", choices=CELLS, families=("rnn",))
+    units: int = option(
+        64,
+        ARCHITECTURE,
+        "units per recurrent layer",
+        low=1,
+        high=4096,
+        why="memory: an LSTM layer of 4096 units holds 4 x 4096^2 = 6.7e7 weights, 1 GB "
+        "while training",
+        families=("rnn",),
+    )
+    rnn_layers: int = option(
+        1,
+        ARCHITECTURE,
+        "stacked recurrent layers",
+        low=1,
+        high=MAX_LAYERS,
+        why=RUNAWAY,
+        families=("rnn",),
+    )
+    bidirectional: bool = option(False, ARCHITECTURE, "read sequences both ways", families=("rnn",))
+    window: int = option(
+        52,
+        ARCHITECTURE,
+        "the forecaster's input window in time steps",
+        low=2,
+        high=10_000,
+        why="memory: training through time keeps batch x window x units x gates floats, "
+        "330 MB at 10,000 steps of 64 LSTM units",
+        families=("rnn",),
+    )
+    # --- GAN
+    latent_dim: int = option(
+        32,
+        GAN,
+        "size of the generator's noise",
+        low=1,
+        high=4096,
+        why="memory: the generator's first layer holds latent_dim x 32 x gan_filters weights",
+        families=("gan",),
+    )
+    gan_filters: int = option(
+        32,
+        GAN,
+        "GAN base filter count",
+        low=1,
+        high=1024,
+        why="memory: the networks hold about 50 x gan_filters^2 weights",
+        families=("gan",),
+    )
+    d_optimizer: str = option(
+        "",
+        GAN,
+        "discriminator optimizer (empty: same as optimizer)",
+        keras="optimizer",
+        families=("gan",),
+    )
+    g_optimizer: str = option(
+        "",
+        GAN,
+        "generator optimizer (empty: same as optimizer)",
+        keras="optimizer",
+        families=("gan",),
+    )
+    d_learning_rate: float = option(
+        0.0, GAN, "discriminator learning rate (0: same as learning_rate)", low=0, families=("gan",)
+    )
+    g_learning_rate: float = option(
+        0.0, GAN, "generator learning rate (0: same as learning_rate)", low=0, families=("gan",)
+    )
+    fid_samples: int = option(
+        500,
+        GAN,
+        "samples for the Fréchet distance",
+        low=2,
+        high=100_000,
+        why="memory: the distance holds every sample's image and features",
+        families=("gan",),
+    )
+    # --- execution
+    strategy: str = option("default", EXECUTION, "tf.distribute strategy", choices=STRATEGIES)
+    steps_per_execution: int = option(
+        32,
+        EXECUTION,
+        "batches per compiled step",
+        low=1,
+        high=10_000,
+        why="progress and the NaN guard only see the end of each compiled step",
+    )
+    download: bool = option(
+        False, EXECUTION, "allow downloading Keras' own datasets (mnist, fashion-mnist)"
+    )
 
     @classmethod
     def for_model(cls, name: str, *, quick: bool = False, **overrides: Any) -> TrainConfig:
@@ -142,27 +323,32 @@ class TrainConfig:
             >>> TrainConfig.for_model("lstm-co2", quick=True).epochs
             20
         """
+        if not isinstance(name, str):
+            raise ConfigError(
+                f"model={show(name)} must be a string naming a zoo entry, e.g. "
+                f"model='cnn-digits' (see `zoo list`)"
+            )
         spec = get_spec(name)
         values: dict[str, Any] = dict(spec.defaults)
         if quick:
             values.update(spec.quick)
         unknown = [k for k in overrides if k not in _FIELD_TYPES or k == "model"]
         for key in unknown:
-            close = difflib.get_close_matches(key, list(_FIELD_TYPES), n=1)
+            close = difflib.get_close_matches(str(key), list(_FIELD_TYPES), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ConfigError(
-                f"unknown training option {key!r}.{hint} Valid options: "
+                f"unknown training option {show(key)}.{hint} Valid options: "
                 f"{', '.join(f for f in _FIELD_TYPES if f != 'model')}."
             )
         for key in overrides:
-            families = FAMILY_OPTIONS.get(key)
-            if families and spec.family not in families:
+            meta = _OPTIONS[key]
+            if not meta.applies_to(spec.family):
                 raise ConfigError(
                     f"option {key!r} does not apply to {name!r} (a {spec.family} model); "
-                    f"it is for {'/'.join(families)} models. Remove it."
+                    f"it is for {'/'.join(meta.families)} models. Remove it."
                 )
         values.update({k: v for k, v in overrides.items() if v is not None})
-        values = {k: _coerce(k, v) for k, v in values.items()}
+        values = {k: coerce(k, _FIELD_TYPES[k], v) for k, v in values.items()}
         cfg = cls(model=name, **values)
         cfg.validate(spec)
         return cfg
@@ -171,7 +357,9 @@ class TrainConfig:
     def from_toml(cls, path: str | Path, **overrides: Any) -> TrainConfig:
         """Read a config from a TOML file: `model = "cnn-digits"` plus any options.
 
-        Options given as keyword arguments win over the file's.
+        Options given as keyword arguments win over the file's. Whatever is wrong with
+        the file (missing, a folder, not UTF-8, not TOML, a value of the wrong type) is
+        one `ConfigError` that names the file.
 
         Example:
             >>> import tempfile, os
@@ -181,17 +369,20 @@ class TrainConfig:
             3
         """
         path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"config file {path} does not exist; check the path") from None
-        except tomllib.TOMLDecodeError as err:
-            raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
+        data = validation.read_toml(path)
         data.update({k: v for k, v in overrides.items() if v is not None})
         name = data.pop("model", None)
-        if not name:
+        if name is None or name == "":
             raise ConfigError(f'config file {path} must name its entry: add model = "cnn-digits"')
-        return cls.for_model(name, **data)
+        if not isinstance(name, str):
+            raise ConfigError(
+                f"config file {path}: model = {show(name)} must be a string naming one zoo "
+                'entry, e.g. model = "cnn-digits" (see `zoo list`)'
+            )
+        try:
+            return cls.for_model(name, **data)
+        except ZooError as err:
+            raise type(err)(f"config file {path}: {err}") from None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values.
@@ -211,7 +402,7 @@ class TrainConfig:
             >>> TrainConfig.from_dict(c.to_dict()) == c
             True
         """
-        values = {k: _coerce(k, v) for k, v in data.items() if k in _FIELD_TYPES}
+        values = {k: coerce(k, _FIELD_TYPES[k], v) for k, v in data.items() if k in _FIELD_TYPES}
         return cls(**values)
 
     def diff(self, other: TrainConfig) -> dict[str, tuple[Any, Any]]:
@@ -240,83 +431,7 @@ class TrainConfig:
             ...     print(err)
             dropout=1.5 is out of range: expected 0 <= dropout < 1; pass a value in range
         """
-        spec = spec or get_spec(self.model)
-        _in_range("learning_rate", self.learning_rate, low=0, low_open=True)
-        _in_range("momentum", self.momentum, low=0, high=1, high_open=True)
-        _in_range("weight_decay", self.weight_decay, low=0)
-        _in_range("l1", self.l1, low=0)
-        _in_range("l2", self.l2, low=0)
-        _in_range("dropout", self.dropout, low=0, high=1, high_open=True)
-        _in_range("epochs", self.epochs, low=1)
-        _in_range("batch_size", self.batch_size, low=1)
-        _in_range("early_stopping", self.early_stopping, low=0)
-        _in_range("validation_fraction", self.validation_fraction, low=0.01, high=0.5)
-        _in_range("test_fraction", self.test_fraction, low=0.01, high=0.5)
-        _in_range("max_train_samples", self.max_train_samples, low=0)
-        _in_range("kernel_size", self.kernel_size, low=1)
-        _in_range("units", self.units, low=1)
-        _in_range("rnn_layers", self.rnn_layers, low=1)
-        _in_range("window", self.window, low=2)
-        _in_range("latent_dim", self.latent_dim, low=1)
-        _in_range("gan_filters", self.gan_filters, low=1)
-        _in_range("d_learning_rate", self.d_learning_rate, low=0)
-        _in_range("g_learning_rate", self.g_learning_rate, low=0)
-        _in_range("fid_samples", self.fid_samples, low=2)
-        _in_range("steps_per_execution", self.steps_per_execution, low=1)
-        if self.validation_fraction + self.test_fraction >= 0.8:
-            raise ConfigError(
-                "validation_fraction + test_fraction must leave at least 20% for training, "
-                f"got {self.validation_fraction} + {self.test_fraction}; lower one of them"
-            )
-        for name in ("filters", "dense_units"):
-            value = getattr(self, name)
-            if not all(isinstance(v, int) and v >= 1 for v in value):
-                raise ConfigError(
-                    f"{name}={value!r} must be positive integers, e.g. {name}=32,64; fix the list"
-                )
-        if spec.family != "mlp" and not self.filters and spec.family == "cnn":
-            raise ConfigError("filters must name at least one convolution, e.g. filters=32,64")
-        _choice("schedule", self.schedule, SCHEDULES)
-        _choice("cell", self.cell, CELLS)
-        _choice("strategy", self.strategy, STRATEGIES)
-        if not (self.monitor == "val_loss" or self.monitor.startswith("val_")):
-            raise ConfigError(
-                f"monitor={self.monitor!r} must be a validation quantity such as 'val_loss' or "
-                "'val_accuracy'; early stopping watches the validation split"
-            )
-        check_optimizer(self.optimizer, "optimizer")
-        _check_optimizer_options(self)
-        for name in ("d_optimizer", "g_optimizer"):
-            if getattr(self, name):
-                check_optimizer(getattr(self, name), name)
-        check_activation(self.activation)
-        self._check_loss(spec)
-
-    def _check_loss(self, spec: ModelSpec) -> None:
-        if spec.family == "gan":
-            if self.loss not in GAN_LOSSES:
-                raise ConfigError(
-                    f"loss={self.loss!r} is not a GAN loss; expected one of "
-                    f"{sorted(GAN_LOSSES)} (binary cross-entropy or least-squares); "
-                    "pass loss='binary_crossentropy' or loss='mse'"
-                )
-            return
-        name = canonical_loss(self.loss)
-        classifying = any(part in name for part in _CLASSIFICATION_ONLY)
-        if spec.task == "regression" and classifying:
-            raise ConfigError(
-                f"loss={self.loss!r} is a classification loss but {spec.name} is a "
-                f"{spec.task} model; use a regression loss such as 'mean_squared_error', "
-                "'mean_absolute_error' or 'huber'"
-            )
-        if spec.task == "classification" and name in BINARY_LOSSES:
-            n_classes = _N_CLASSES.get(spec.dataset)
-            if n_classes is not None and n_classes != 2:
-                raise ConfigError(
-                    f"loss={self.loss!r} needs a 2-class task but {spec.name} has {n_classes} "
-                    "classes; use 'categorical_crossentropy' or "
-                    "'sparse_categorical_crossentropy'"
-                )
+        validation.validate(self, spec or get_spec(self.model))
 
     def label_encoding(self) -> str:
         """How classification labels are fed to this config's loss.
@@ -350,17 +465,13 @@ class TrainConfig:
         )
 
 
-# Number of classes per bundled classification dataset, known without loading data.
-_N_CLASSES = {
-    "digits": 10,
-    "digits-rows": 10,
-    "cancer": 2,
-    "mnist": 10,
-    "fashion-mnist": 10,
-}
-
 _FIELD_TYPES: dict[str, Any] = {
     f.name: typing.get_type_hints(TrainConfig)[f.name] for f in dataclasses.fields(TrainConfig)
+}
+_OPTIONS: dict[str, Option] = schema(TrainConfig)
+# Which families each family-specific option is for (kept for older callers).
+FAMILY_OPTIONS: dict[str, tuple[str, ...]] = {
+    n: m.families for n, m in _OPTIONS.items() if m.families
 }
 
 
@@ -371,7 +482,30 @@ def option_names() -> list[str]:
         >>> option_names()[:3]
         ['loss', 'optimizer', 'learning_rate']
     """
-    return [name for name in _FIELD_TYPES if name != "model"]
+    return list(_OPTIONS)
+
+
+def option_spec(name: str) -> Option:
+    """The metadata of option `name`: group, help, families, range or choices.
+
+    Example:
+        >>> meta = option_spec("dropout")
+        >>> meta.group, meta.range_text("dropout")
+        ('Hidden layers and regularization', '0 <= dropout < 1')
+    """
+    return _OPTIONS[name]
+
+
+def options_for(family: str) -> list[str]:
+    """The options that apply to models of `family`, in declaration order.
+
+    The report's config table, the Train form and `zoo train --help` list these.
+
+    Example:
+        >>> "filters" in options_for("cnn"), "filters" in options_for("mlp")
+        (True, False)
+    """
+    return [name for name, meta in _OPTIONS.items() if meta.applies_to(family)]
 
 
 def option_type(name: str) -> Any:
@@ -394,159 +528,29 @@ def option_default(name: str) -> Any:
     return TrainConfig.__dataclass_fields__[name].default
 
 
-def _coerce(name: str, value: Any) -> Any:
-    """Turn CLI strings / TOML values into the field's type, or fail naming the field."""
-    kind = _FIELD_TYPES[name]
-    try:
-        if kind is bool:
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
-                return True
-            if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
-                return False
-            if isinstance(value, int) and value in (0, 1):
-                return bool(value)
-            raise ValueError
-        if kind is int:
-            if isinstance(value, bool):
-                raise ValueError
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError
-            return int(value)
-        if kind is float:
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
-        if kind is str:
-            if not isinstance(value, str):
-                raise ValueError
-            return value.strip()
-        # tuple[int, ...]
-        if isinstance(value, str):
-            value = [v for v in value.replace(" ", "").split(",") if v]
-        if isinstance(value, int):
-            value = [value]
-        out = []
-        for v in value:
-            if isinstance(v, float) and not v.is_integer():
-                raise ValueError
-            out.append(int(v))
-        return tuple(out)
-    except (TypeError, ValueError):
-        expected = {bool: "true or false", int: "an integer", float: "a number", str: "a name"}
-        want = expected.get(kind, "a comma-separated list of integers such as 32,64")
-        raise ConfigError(f"{name}={value!r} has the wrong type: expected {want}") from None
+@functools.lru_cache(maxsize=256)
+def choices_for(name: str, option_name: str) -> tuple[str, ...]:
+    """What a form offers for a string option of entry `name`; () for free values.
 
+    A closed set (`schedule`, `cell`, `strategy`) as declared. For a Keras name (loss,
+    optimizer, activation) the entry's default first, then the common names that pass
+    validation for this entry; any other Keras name still works from Python, CLI, TOML.
 
-def _in_range(
-    name: str,
-    value: float,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> None:
-    bad = (
-        (low is not None and (value < low or (low_open and value == low)))
-        or (high is not None and (value > high or (high_open and value == high)))
-        or value != value  # NaN
-    )
-    if bad:
-        lo = "" if low is None else f"{low:g} {'<' if low_open else '<='} "
-        hi = "" if high is None else f" {'<' if high_open else '<='} {high:g}"
-        raise ConfigError(
-            f"{name}={value!r} is out of range: expected {lo}{name}{hi}; pass a value in range"
-        )
-
-
-def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        close = difflib.get_close_matches(value, choices, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"{name}={value!r} is not valid.{hint} Expected one of: {choices}.")
-
-
-def _keras_names(module: Any, *, functions: bool) -> list[str]:
-    names = []
-    for attr in dir(module):
-        if attr.startswith("_") or attr in ("get", "serialize", "deserialize"):
+    Example:
+        >>> choices_for("lstm-co2", "loss")[:3]
+        ('mean_squared_error', 'mean_absolute_error', 'huber')
+        >>> choices_for("cnn-digits", "cell")
+        ('lstm', 'gru', 'simple_rnn')
+    """
+    meta = _OPTIONS[option_name]
+    if meta.choices or not meta.keras:
+        return meta.choices
+    default = getattr(TrainConfig.for_model(name), option_name)
+    offered = []
+    for candidate in dict.fromkeys((default, *COMMON[meta.keras])):
+        try:
+            TrainConfig.for_model(name, **{option_name: candidate})
+        except ConfigError:
             continue
-        obj = getattr(module, attr)
-        if functions and inspect.isfunction(obj):
-            names.append(attr)
-        if not functions and inspect.isclass(obj):
-            names.append(attr.lower())
-    return sorted(names)
-
-
-def _unknown_name(field: str, value: str, valid: list[str]) -> ConfigError:
-    close = difflib.get_close_matches(value.lower(), valid, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return ConfigError(
-        f"{field}={value!r} is not a Keras {field.split('_')[-1]} name.{hint} "
-        f"Valid names: {', '.join(valid)}."
-    )
-
-
-def canonical_loss(name: str) -> str:
-    """The full Keras name of a loss, resolved through `keras.losses.get`.
-
-    Example:
-        >>> canonical_loss("mse")
-        'mean_squared_error'
-    """
-    keras = _keras()
-    key = _LOSS_ALIASES.get(name, name)
-    try:
-        fn = keras.losses.get(key)
-    except (ValueError, TypeError):
-        raise _unknown_name("loss", name, _keras_names(keras.losses, functions=True)) from None
-    resolved = getattr(fn, "__name__", key)
-    return _LOSS_ALIASES.get(resolved, resolved)
-
-
-def check_optimizer(name: str, field: str = "optimizer") -> None:
-    """Fail unless Keras knows optimizer `name`.
-
-    Example:
-        >>> check_optimizer("adamw")
-    """
-    keras = _keras()
-    valid = [
-        n
-        for n in _keras_names(keras.optimizers, functions=False)
-        if n not in ("optimizer", "lossscaleoptimizer", "multioptimizer", "optimizermap")
-    ]
-    if name.lower() not in valid:
-        raise _unknown_name(field, name, valid)
-
-
-def _check_optimizer_options(cfg: TrainConfig) -> None:
-    keras = _keras()
-    cls = type(keras.optimizers.get(cfg.optimizer))
-    params = inspect.signature(cls.__init__).parameters
-    for key, unset in (("momentum", 0.0), ("nesterov", False), ("weight_decay", 0.0)):
-        value = getattr(cfg, key)
-        if value != unset and key not in params:
-            supported = [k for k in ("momentum", "nesterov", "weight_decay") if k in params]
-            raise ConfigError(
-                f"{key}={value!r} does not apply to optimizer {cfg.optimizer!r} ({cls.__name__} "
-                f"takes {', '.join(supported) or 'none of momentum/nesterov/weight_decay'}); "
-                "remove it or pick an optimizer that has it (e.g. sgd, rmsprop, adamw)"
-            )
-
-
-def check_activation(name: str) -> None:
-    """Fail unless Keras knows activation `name`.
-
-    Example:
-        >>> check_activation("gelu")
-    """
-    keras = _keras()
-    try:
-        keras.activations.get(name)
-    except (ValueError, TypeError):
-        valid = _keras_names(keras.activations, functions=True)
-        raise _unknown_name("activation", name, valid) from None
+        offered.append(candidate)
+    return tuple(offered)

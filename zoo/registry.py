@@ -1,27 +1,62 @@
-"""The zoo's entries: one `ModelSpec` per `<architecture>-<dataset>` name.
+"""The zoo's entries and families, as data.
 
 Registration is explicit and cheap: this module holds plain data only (no TensorFlow), so
-`zoo list` answers without importing Keras. Builders are named by family and resolved in
-`zoo.training` when a model is actually built.
+`zoo list` answers without importing Keras. One `ModelSpec` per `<architecture>-<dataset>`
+entry; one row per family in `BUILDERS` and one per task in `FITS`, each a
+`"module:function"` string (like timm's entrypoints) that is imported only when a model is
+actually built or fitted.
+
+Adding a family is one builder module (`zoo/models/<family>.py` with a `from_config(cfg,
+data)` function) plus one row in `BUILDERS`.
 """
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
+import importlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from zoo.errors import UnknownModelError
+from zoo.models import gan_tuning
 
-FAMILIES = ("cnn", "rnn", "gan", "mlp")
-TASKS = ("classification", "regression", "generation")
+# family -> the function that builds its Keras model from a `TrainConfig` and a `Dataset`.
+BUILDERS: Mapping[str, str] = MappingProxyType(
+    {
+        "cnn": "zoo.models.cnn:from_config",
+        "rnn": "zoo.models.rnn:from_config",
+        "gan": "zoo.models.gan_family:from_config",
+        "mlp": "zoo.models.mlp:from_config",
+    }
+)
+# task -> the function that prepares one training run's fit (`zoo.training.FitPlan`):
+# classifiers and forecasters fit (x, y) against a validation split; a generator is a GAN.
+FITS: Mapping[str, str] = MappingProxyType(
+    {
+        "classification": "zoo.training:supervised_plan",
+        "regression": "zoo.training:supervised_plan",
+        "generation": "zoo.models.gan_family:gan_plan",
+    }
+)
+FAMILIES = tuple(BUILDERS)
+TASKS = tuple(FITS)
+
+# What every entry's model card says it is for, unless its spec says otherwise.
+INTENDED_USE = (
+    "Teaching and comparing training choices (losses, optimizers, regularization) and "
+    "explaining predictions; not for decisions about people."
+)
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     """What one zoo entry is: its family, task, dataset and default training options.
+
+    `limits` and `intended_use` go into the entry's model card; an empty `limits` means
+    the dataset's own (`zoo.data.facts(dataset).limits`).
 
     Example:
         >>> spec = get_spec("cnn-digits")
@@ -41,6 +76,51 @@ class ModelSpec:
     # Entries whose training needs another entry trained first (the GAN's Fréchet
     # distance uses the zoo's own digits classifier as its feature space).
     needs: tuple[str, ...] = ()
+    limits: str = ""
+    intended_use: str = INTENDED_USE
+
+
+def entrypoint(ref: str) -> Callable[..., Any]:
+    """The function a `"module:function"` string names, imported now.
+
+    Example:
+        >>> entrypoint("zoo.registry:get_spec")("mlp-cancer").family
+        'mlp'
+    """
+    module, _, name = ref.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(
+            f"entrypoint {ref!r} does not name a function ({err}); write it as "
+            "'package.module:function' and check both names"
+        ) from None
+
+
+def builder(family: str) -> Callable[..., Any]:
+    """The `from_config(cfg, data)` function that builds a family's Keras model.
+
+    Example:
+        >>> builder("mlp").__module__
+        'zoo.models.mlp'
+    """
+    return _row(BUILDERS, "family", family)
+
+
+def fit_planner(task: str) -> Callable[..., Any]:
+    """The function that prepares a training run's fit for a task (see `FITS`).
+
+    Example:
+        >>> fit_planner("regression").__name__
+        'supervised_plan'
+    """
+    return _row(FITS, "task", task)
+
+
+def _row(table: Mapping[str, str], what: str, key: str) -> Callable[..., Any]:
+    if key not in table:
+        raise ValueError(f"{what} must be one of {tuple(table)}, got {key!r}")
+    return entrypoint(table[key])
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -57,6 +137,8 @@ def register(
     quick: dict[str, Any] | None = None,
     default: bool = True,
     needs: tuple[str, ...] = (),
+    limits: str = "",
+    intended_use: str = INTENDED_USE,
 ) -> ModelSpec:
     """Add an entry to the zoo and return its spec.
 
@@ -83,6 +165,8 @@ def register(
         quick=MappingProxyType(dict(quick or {})),
         default=default,
         needs=needs,
+        limits=limits,
+        intended_use=intended_use,
     )
     _REGISTRY[name] = spec
     return spec
@@ -175,24 +259,24 @@ register(
     ),
     quick=dict(epochs=25, early_stopping=8),
 )
+# The two row-by-row digit readers share everything but their cell.
+_ROW_READER = dict(
+    loss="sparse_categorical_crossentropy",
+    units=64,
+    dense_units=(64,),
+    dropout=0.2,
+    epochs=60,
+    batch_size=32,
+    early_stopping=10,
+    learning_rate=3e-3,
+)
 register(
     "gru-digits",
     family="rnn",
     task="classification",
     dataset="digits-rows",
     summary="GRU sequence classifier reading each 8x8 digit row by row",
-    defaults=dict(
-        loss="sparse_categorical_crossentropy",
-        cell="gru",
-        units=64,
-        bidirectional=True,
-        dense_units=(64,),
-        dropout=0.2,
-        epochs=60,
-        batch_size=32,
-        early_stopping=10,
-        learning_rate=3e-3,
-    ),
+    defaults=dict(_ROW_READER, cell="gru", bidirectional=True),
     quick=dict(epochs=20, early_stopping=6),
 )
 register(
@@ -201,18 +285,7 @@ register(
     task="classification",
     dataset="digits-rows",
     summary="LSTM sequence classifier reading each 8x8 digit row by row",
-    defaults=dict(
-        loss="sparse_categorical_crossentropy",
-        cell="lstm",
-        units=64,
-        bidirectional=False,
-        dense_units=(64,),
-        dropout=0.2,
-        epochs=60,
-        batch_size=32,
-        early_stopping=10,
-        learning_rate=3e-3,
-    ),
+    defaults=dict(_ROW_READER, cell="lstm", bidirectional=False),
     quick=dict(epochs=20, early_stopping=6),
 )
 register(
@@ -258,39 +331,31 @@ register(
     task="generation",
     dataset="digits-signed",
     summary="DCGAN generating 8x8 digits; Fréchet distance in cnn-digits' feature space",
-    # Measured in cnn-digits' feature space: FID 7-8x below the untrained generator's
-    # after 40 epochs for both losses, ~6x after 20. Adam uses beta_1 = 0.5 (DCGAN).
-    defaults=dict(
-        loss="binary_crossentropy",
-        latent_dim=16,
-        gan_filters=32,
-        batch_norm=True,
-        dropout=0.3,
-        learning_rate=2e-4,
-        epochs=40,
-        batch_size=64,
-        steps_per_execution=8,
-    ),
-    quick=dict(epochs=20),
+    # Tuned settings (and what they were measured to reach) live with the GAN.
+    defaults=gan_tuning.ENTRY_DEFAULTS,
+    quick=gan_tuning.ENTRY_QUICK,
     needs=("cnn-digits",),
+    limits="Generates 8x8 digit-like images for demonstration; samples can be ambiguous and "
+    "the Fréchet distance is measured with the zoo's own small classifier.",
 )
-# Keras' own datasets: opt-in downloads (or a file already in Keras' cache).
+# Keras' own datasets: opt-in downloads (or a file already in Keras' cache). The two
+# 28x28 CNNs differ only in how long they train.
+_KERAS_CNN = dict(
+    loss="sparse_categorical_crossentropy",
+    filters=(32, 64),
+    dense_units=(128,),
+    dropout=0.25,
+    batch_norm=True,
+    batch_size=128,
+    early_stopping=3,
+)
 register(
     "cnn-mnist",
     family="cnn",
     task="classification",
     dataset="mnist",
     summary="CNN on Keras' MNIST (28x28); needs download=True or the file in Keras' cache",
-    defaults=dict(
-        loss="sparse_categorical_crossentropy",
-        filters=(32, 64),
-        dense_units=(128,),
-        dropout=0.25,
-        batch_norm=True,
-        epochs=10,
-        batch_size=128,
-        early_stopping=3,
-    ),
+    defaults=dict(_KERAS_CNN, epochs=10),
     quick=dict(epochs=2),
     default=False,
 )
@@ -300,16 +365,7 @@ register(
     task="classification",
     dataset="fashion-mnist",
     summary="CNN on Keras' Fashion-MNIST; needs download=True or the files in Keras' cache",
-    defaults=dict(
-        loss="sparse_categorical_crossentropy",
-        filters=(32, 64),
-        dense_units=(128,),
-        dropout=0.25,
-        batch_norm=True,
-        epochs=15,
-        batch_size=128,
-        early_stopping=3,
-    ),
+    defaults=dict(_KERAS_CNN, epochs=15),
     quick=dict(epochs=2),
     default=False,
 )

@@ -2,8 +2,16 @@
 
 A version directory is written under a hidden temporary name in the same folder and
 renamed into place only when complete, so a crash or Ctrl-C never leaves a half
-artifact that `runs()` lists. `manifest.json` records the sha256 of every file (except
-the `explain/` cache, which is derived and rewritten later) and the library versions.
+artifact that `runs()` lists; the staging folders of killed processes are removed on the
+next start (`zoo.staging`). `manifest.json` records the sha256 of every file (except the
+`explain/` cache, which is derived and rewritten later) and the library versions.
+
+Reading never trusts a file: the manifest must list every file the version needs, each
+file must match its checksum, and every JSON file is checked for the shape the zoo writes
+(`zoo.artifact`). A bad file marks only its own version corrupted, with the file and the
+reason; listing, `runs()` and loading other versions go on. OS errors (disk full, a
+read-only folder, a file where the store should be) become one `StorageError` line that
+names the path and what to do.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import time
 import uuid
@@ -22,12 +31,19 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import ArtifactError, UnknownModelError
+from zoo import artifact, staging
+from zoo.artifact import FORMAT_VERSION, MANIFEST, UNCHECKED_DIRS, Damage
+from zoo.errors import ArtifactError, StorageError, UnknownModelError, describe_os_error
 from zoo.registry import get_spec
 
-MANIFEST = "manifest.json"
-UNCHECKED_DIRS = ("explain",)  # derived caches, rewritten after the artifact is sealed
-FORMAT_VERSION = 1
+__all__ = ["FORMAT_VERSION", "MANIFEST", "UNCHECKED_DIRS", "RunInfo", "Store", "parse_ref"]
+
+# Versions are 1..999,999,999: nine ASCII digits. `str.isdigit` also accepts '²' and
+# Arabic-Indic digits, which `int()` reads differently or not at all.
+MAX_VERSION_DIGITS = 9
+MAX_REF_LENGTH = 200
+_VERSION = re.compile(rf"[1-9][0-9]{{0,{MAX_VERSION_DIGITS - 1}}}")  # a version folder
+_REF_VERSION = re.compile(rf"[0-9]{{1,{MAX_VERSION_DIGITS}}}")  # typed: '@02' is version 2
 
 
 def default_store() -> Path:
@@ -48,16 +64,40 @@ def default_store() -> Path:
 def parse_ref(ref: str) -> tuple[str, int | None]:
     """Split `name@version` into its parts (version None: the latest good one).
 
+    The version is ASCII digits only (`@²` and `@١` are refused, not read as 2 or 1),
+    at most nine of them.
+
     Example:
         >>> parse_ref("cnn-digits@3"), parse_ref("cnn-digits")
         (('cnn-digits', 3), ('cnn-digits', None))
+        >>> parse_ref("cnn-digits@²")
+        Traceback (most recent call last):
+        ...
+        zoo.errors.UnknownModelError: 'cnn-digits@²': the version after '@' must be ...
     """
-    name, _, version = ref.partition("@")
-    if not version:
-        return name, None
-    if not version.isdigit() or int(version) < 1:
+    if not isinstance(ref, str):
         raise UnknownModelError(
-            f"{ref!r}: the version after '@' must be a positive integer, e.g. {name}@1"
+            f"a model reference is a string such as 'cnn-digits' or 'cnn-digits@2', got "
+            f"{type(ref).__name__}"
+        )
+    if len(ref) > MAX_REF_LENGTH:
+        raise UnknownModelError(
+            f"the model reference is {len(ref)} characters long; expected name@version of "
+            f"at most {MAX_REF_LENGTH} (e.g. cnn-digits@2); check what was passed"
+        )
+    name, at, version = ref.partition("@")
+    if not at:
+        return name, None
+    shown = ref if len(ref) <= 40 else ref[:37] + "..."
+    if len(version) > MAX_VERSION_DIGITS and version.isascii() and version.isdigit():
+        raise UnknownModelError(
+            f"{shown!r}: the version has {len(version)} digits; versions have at most "
+            f"{MAX_VERSION_DIGITS} (see `zoo runs {name}`)"
+        )
+    if not _REF_VERSION.fullmatch(version) or int(version) < 1:
+        raise UnknownModelError(
+            f"{shown!r}: the version after '@' must be a positive integer in ASCII digits "
+            f"0-9, e.g. {name}@1 (see `zoo runs {name}`)"
         )
     return name, int(version)
 
@@ -67,7 +107,10 @@ class RunInfo:
     """One stored version as `zoo runs` lists it: status, config and test metrics.
 
     `status` is 'ok', 'failed' (training stopped with an error; no model saved) or
-    'corrupted' (a file is missing or fails its checksum; `reason` names it).
+    'corrupted' (a file is missing, fails its checksum, is left out of the manifest or
+    is not shaped as the zoo writes it; `reason` names it). `warnings` lists files in the
+    folder that the manifest does not list: the zoo never reads them, so they do not
+    make the version corrupted, but someone put them there.
     """
 
     name: str
@@ -78,6 +121,7 @@ class RunInfo:
     created: str = ""
     config: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     @property
     def ref(self) -> str:
@@ -176,15 +220,40 @@ class Store:
     def staging(self, name: str) -> Iterator[Path]:
         """A temporary folder to write a new version into; removed if the block fails.
 
-        Use `commit(name, folder, ...)` inside the block to seal and publish it.
+        Use `commit(name, folder, ...)` inside the block to seal and publish it. Its name
+        records this process (`zoo.staging`), and staging folders that killed processes
+        left behind are removed first. An `OSError` in the block (disk full, a read-only
+        folder) becomes a `StorageError` that names the path and what to do.
+
+        Example:
+            >>> import tempfile
+            >>> store = Store(tempfile.mkdtemp())
+            >>> with store.staging("mlp-cancer") as tmp:
+            ...     tmp.name.startswith(".tmp-" + staging.owner_tag())
+            True
+            >>> store.root.joinpath("mlp-cancer").exists(), store.versions("mlp-cancer")
+            (True, [])
         """
         get_spec(name)
+        self.ensure_root()
+        staging.remove_dead(self.root)
         parent = self.root / name
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = parent / f".tmp-{uuid.uuid4().hex}"
-        tmp.mkdir()
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            tmp = parent / staging.new_name()
+            tmp.mkdir()
+        except OSError as err:
+            raise StorageError(
+                f"cannot start a new version of {name} in the store {self.root}: "
+                f"{describe_os_error(err, parent)}"
+            ) from None
         try:
             yield tmp
+        except OSError as err:
+            raise StorageError(
+                f"{name} was not stored: {describe_os_error(err, tmp)}; nothing half-written "
+                "was kept"
+            ) from None
         finally:
             # After a successful commit the folder has been renamed away.
             shutil.rmtree(tmp, ignore_errors=True)
@@ -200,11 +269,31 @@ class Store:
             ...     store.commit("mlp-cancer", tmp, status="failed", error="demo")
             1
         """
+        try:
+            return self._commit(name, folder, status=status, error=error)
+        except OSError as err:
+            raise StorageError(
+                f"{name} was not stored: {describe_os_error(err, folder)}; nothing "
+                "half-written was kept"
+            ) from None
+
+    def _commit(self, name: str, folder: Path, *, status: str, error: str) -> int:
+        if status not in artifact.STATUSES:
+            raise ValueError(f"status must be one of {artifact.STATUSES}, got {status!r}")
         files = {}
         for path in sorted(folder.rglob("*")):
             rel = path.relative_to(folder)
             if path.is_file() and rel.parts[0] not in UNCHECKED_DIRS and rel.name != MANIFEST:
                 files[rel.as_posix()] = {"sha256": sha256(path), "bytes": path.stat().st_size}
+        missing = [
+            f for f in artifact.required_files(get_spec(name).family, status) if f not in files
+        ]
+        if missing:
+            # Sealing it would publish a version that every reader reports as corrupted.
+            raise ArtifactError(
+                f"{name} was not stored: its new version lacks {', '.join(missing)}, which "
+                f"every {status} version needs; this is a bug in the code that trained it"
+            )
         manifest = {
             "format": FORMAT_VERSION,
             "name": name,
@@ -239,9 +328,13 @@ class Store:
             >>> Store(tempfile.mkdtemp()).names()
             []
         """
-        if not self.root.is_dir():
+        if not self._check_root():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and self.versions(p.name))
+        return sorted(
+            p.name
+            for p in self.root.iterdir()
+            if not p.name.startswith(".") and p.is_dir() and self.versions(p.name)
+        )
 
     def versions(self, name: str) -> list[int]:
         """Version numbers stored for `name`, ascending (whatever their status).
@@ -254,7 +347,44 @@ class Store:
         folder = self.root / name
         if not folder.is_dir():
             return []
-        return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit() and p.is_dir())
+        # Only canonical version names: a folder called '²', '01' or '1.bak' is ignored.
+        return sorted(
+            int(p.name) for p in folder.iterdir() if _VERSION.fullmatch(p.name) and p.is_dir()
+        )
+
+    def ensure_root(self) -> Path:
+        """Create the store folder if needed; a `StorageError` naming it when it cannot be.
+
+        `zoo train` calls it before any data is loaded, so a --store that names a file or
+        an unwritable place fails in a second, not after the training.
+
+        Example:
+            >>> import tempfile
+            >>> Store(Path(tempfile.mkdtemp()) / "new").ensure_root().is_dir()
+            True
+        """
+        self._check_root()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".probe-{uuid.uuid4().hex}"
+            probe.mkdir()  # mkdir succeeds where a new version's folder would
+            probe.rmdir()
+        except OSError as err:
+            raise StorageError(
+                f"cannot write to the store: {describe_os_error(err, self.root)}"
+            ) from None
+        return self.root
+
+    def _check_root(self) -> bool:
+        """Whether the store folder exists; a `StorageError` when a file is in its place."""
+        if self.root.is_dir():
+            return True
+        if self.root.exists() or self.root.is_symlink():
+            raise StorageError(
+                f"the store {self.root} is a file, not a folder; pass --store (or set "
+                "ZOO_HOME) with a folder, or move the file away"
+            )
+        return False
 
     def path(self, name: str, version: int) -> Path:
         """Folder of one version (it may not exist)."""
@@ -269,35 +399,53 @@ class Store:
             'corrupted'
         """
         folder = self.path(name, version)
-        info = dict(name=name, version=version, path=folder)
+        info: dict[str, Any] = dict(name=name, version=version, path=folder)
         try:
-            manifest = json.loads((folder / MANIFEST).read_text())
-            files = manifest["files"]
-        except FileNotFoundError:
-            return RunInfo(**info, status="corrupted", reason=f"{folder / MANIFEST} is missing")
-        except (ValueError, KeyError, TypeError) as err:
-            return RunInfo(
-                **info, status="corrupted", reason=f"{folder / MANIFEST} is unreadable: {err}"
-            )
-        for rel, meta in files.items():
-            path = folder / rel
-            if not path.is_file():
-                return RunInfo(**info, status="corrupted", reason=f"{path} is missing")
-            if path.stat().st_size != meta.get("bytes") or sha256(path) != meta.get("sha256"):
-                return RunInfo(
-                    **info,
-                    status="corrupted",
-                    reason=f"{path} fails its checksum: it was truncated or edited after "
-                    "it was written",
+            return RunInfo(**info, **self._verified(name, folder))
+        except Damage as damage:
+            return RunInfo(**info, status="corrupted", reason=str(damage))
+
+    def _verified(self, name: str, folder: Path) -> dict[str, Any]:
+        # Raises Damage naming the first bad file; the order is the cheapest check first.
+        manifest = artifact.check_manifest(
+            artifact.read_json(folder / MANIFEST, limit=artifact.MAX_MANIFEST_BYTES),
+            folder / MANIFEST,
+            name,
+        )
+        files = manifest["files"]
+        family = get_spec(name).family
+        for rel in artifact.required_files(family, manifest["status"]):
+            if rel not in files:
+                raise Damage(
+                    folder / MANIFEST,
+                    f"does not list {rel}, which every {family} version needs: the "
+                    "manifest was edited, so its checksums vouch for nothing",
                 )
-        config, metrics = (_read_json(folder / f) for f in ("config.json", "metrics.json"))
-        return RunInfo(
-            **info,
-            status=manifest.get("status", "ok"),
+        for rel, meta in files.items():
+            _check_file(folder / rel, meta)
+        config = artifact.check_config(
+            artifact.read_json(folder / "config.json"), folder / "config.json", name
+        )
+        metrics: dict[str, Any] = {}
+        if "metrics.json" in files:
+            path = folder / "metrics.json"
+            metrics = artifact.check_metrics(artifact.read_json(path), path)
+        if "history.json" in files:
+            path = folder / "history.json"
+            artifact.check_history(artifact.read_json(path), path)
+        extra = artifact.unexpected_files(folder, files)
+        warnings = tuple(
+            f"{folder / rel} is not in the manifest (the zoo never reads it; delete it if you "
+            "did not put it there)"
+            for rel in extra
+        )
+        return dict(
+            status=manifest["status"],
             reason=manifest.get("error", ""),
             created=manifest.get("created", ""),
             config=config,
             metrics=metrics,
+            warnings=warnings,
         )
 
     def runs(self, name: str | None = None) -> list[RunInfo]:
@@ -360,11 +508,21 @@ class Store:
         return info
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def _check_file(path: Path, meta: dict[str, Any]) -> None:
+    # A symlink could point anywhere and change after the check; the zoo writes none.
+    if path.is_symlink() or not path.is_file():
+        raise Damage(path, "is missing" if not path.exists() else "is not a regular file")
     try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        return {}
+        size = path.stat().st_size
+        good = size == meta["bytes"] and sha256(path) == meta["sha256"]
+    except OSError as err:
+        raise Damage(path, f"cannot be read ({err.strerror or err})") from None
+    if not good:
+        raise Damage(
+            path,
+            f"fails its checksum: it (or its entry in {MANIFEST}) was truncated or edited "
+            "after it was written",
+        )
 
 
 def _fsync_tree(folder: Path) -> None:

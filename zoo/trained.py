@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
-import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from zoo import artifact
 from zoo.config import TrainConfig
 from zoo.data import Dataset, load_dataset
 from zoo.errors import ArtifactError, DataError
@@ -34,7 +35,7 @@ class TrainedModel:
         version: int,
         path: Path,
         config: TrainConfig,
-        history: dict[str, list[float]],
+        history: Mapping[str, Sequence[float | None]],
         metrics: dict[str, Any],
         model: Any = None,
         generator: Any = None,
@@ -199,7 +200,10 @@ def _from_info(info: RunInfo) -> TrainedModel:
         try:
             return keras.saving.load_model(folder / file, safe_mode=True, compile=False)
         except Exception as err:  # a checksum-valid file Keras still rejects
-            written = json.loads((folder / "manifest.json").read_text()).get("versions")
+            try:
+                written = artifact.read_json(folder / artifact.MANIFEST).get("versions")
+            except (artifact.Damage, AttributeError):
+                written = "unknown library versions"
             raise ArtifactError(
                 f"{folder / file} could not be loaded by Keras ({type(err).__name__}: {err}); "
                 f"it was written with {written}. Retrain with `zoo train {info.name}`"
@@ -212,7 +216,16 @@ def _from_info(info: RunInfo) -> TrainedModel:
         models["discriminator"] = read("discriminator.keras")
     else:
         models["model"] = read("model.keras")
-    history = json.loads((folder / "history.json").read_text())
+    try:
+        # Checked by `Store.verify` already; read again through the same check, since the
+        # file could change between the two reads.
+        path = folder / "history.json"
+        history = artifact.check_history(artifact.read_json(path), path)
+    except artifact.Damage as damage:
+        raise ArtifactError(
+            f"{info.ref} is corrupted: {damage}. Delete {folder} and train again with "
+            f"`zoo train {info.name}`, or load another version (`zoo runs {info.name}`)"
+        ) from None
     return TrainedModel(
         name=info.name,
         version=info.version,

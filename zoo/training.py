@@ -1,13 +1,20 @@
-"""Training: data -> model -> `fit` with callbacks -> evaluation -> a stored artifact."""
+"""Training: data -> build -> fit (supervised or GAN) -> evaluate -> store.
+
+`train` is that pipeline and nothing else. What differs between families is the fit: the
+task's row in `zoo.registry.FITS` prepares it as a `FitPlan` (`supervised_plan` here for
+classifiers and forecasters, `zoo.models.gan_family.gan_plan` for the GAN), built by the
+family's row in `zoo.registry.BUILDERS`. Running the fit (history, NaN guard, progress)
+and evaluating and storing its result are one shared path for every family.
+"""
 
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +25,8 @@ from zoo._tf import keras as _keras
 from zoo.config import TrainConfig
 from zoo.data import Dataset
 from zoo.errors import ConfigError, ZooError
-from zoo.registry import get_spec
+from zoo.keras_names import make_optimizer
+from zoo.registry import builder, fit_planner, get_spec
 from zoo.store import Store, write_json
 from zoo.trained import TrainedModel, dataset_for
 
@@ -26,10 +34,41 @@ log = logging.getLogger("zoo")
 
 # progress(epoch, epochs, logs): called after every epoch (epoch is 1-based).
 ProgressFn = Callable[[int, int, dict[str, float]], None]
+History = dict[str, list[float]]
 
 
 class TrainingError(ZooError):
     """Training ran but could not produce a usable model (e.g. the loss became NaN)."""
+
+
+@dataclass
+class FitPlan:
+    """One run's fit as its family prepares it; `train` runs it and stores the result.
+
+    `net.fit(x, y, validation_data=...)` is called with the shared callbacks (history,
+    NaN guard, progress) between `first_callbacks` (whatever they add to an epoch's logs
+    is recorded, like the GAN's Fréchet distance) and `callbacks` (early stopping,
+    schedules). Afterwards `evaluate(history)` gives the test metrics, `models` are saved
+    as `<key>.keras` (the keys are `TrainedModel`'s attributes) and `arrays()` as extra
+    `.npz` files.
+
+    Example:
+        >>> from zoo.data import load_dataset
+        >>> cfg = TrainConfig.for_model("mlp-cancer", epochs=1)
+        >>> plan = supervised_plan(cfg, load_dataset("cancer"), Store())
+        >>> sorted(plan.models), plan.x.shape, plan.y.shape
+        (['model'], (397, 30), (397, 1))
+    """
+
+    net: Any
+    x: np.ndarray
+    y: np.ndarray | None
+    validation_data: tuple[np.ndarray, np.ndarray] | None
+    models: dict[str, Any]
+    evaluate: Callable[[History], dict[str, Any]]
+    first_callbacks: list[Any] = field(default_factory=list)
+    callbacks: list[Any] = field(default_factory=list)
+    arrays: Callable[[], dict[str, dict[str, np.ndarray]]] = dict
 
 
 def train(
@@ -54,236 +93,265 @@ def train(
         >>> run.ref, sorted(run.history)[:2]
         ('mlp-cancer@1', ['accuracy', 'epoch_time'])
     """
-    cfg = config or TrainConfig.for_model(name, quick=quick, **options)
-    if config is not None and options:
-        raise ConfigError("pass either config= or options, not both")
-    if cfg.model != name:
-        raise ConfigError(f"config is for {cfg.model!r} but train() was asked for {name!r}")
+    cfg = _config_for(name, config, quick, options)
     store = store if isinstance(store, Store) else Store(store)
     spec = get_spec(name)
-    keras = _keras()
     data = dataset_for(cfg, spec.dataset)
-    keras.utils.set_random_seed(cfg.seed)
-    fit_data = _fit_arrays(cfg, data, spec.task)
+    _keras().utils.set_random_seed(cfg.seed)
     start = time.perf_counter()
-    History, Progress = _callback_classes()
     with store.staging(name) as folder:
-        history = History(folder / "history.csv")
-        callbacks: list[Any] = [history, keras.callbacks.TerminateOnNaN()]
-        if progress is not None:
-            callbacks.append(Progress(progress, cfg.epochs))
-        early = None
         with _strategy(cfg.strategy).scope():
-            if spec.family == "gan":
-                net = _build_gan(cfg, data, store)
-                # First, so the Fréchet distance it adds to the logs reaches the history.
-                callbacks.insert(0, net.monitor)
-            else:
-                net = build_model(cfg, data, spec.task)
-                compile_model(net, cfg, spec.task, steps_per_epoch=fit_data["steps"])
-        if spec.family != "gan":
-            if cfg.early_stopping:
-                early = keras.callbacks.EarlyStopping(
-                    monitor=cfg.monitor,
-                    patience=cfg.early_stopping,
-                    restore_best_weights=True,
-                    mode="auto",
-                )
-                callbacks.append(early)
-            if cfg.schedule == "plateau":
-                callbacks.append(
-                    keras.callbacks.ReduceLROnPlateau(
-                        monitor=cfg.monitor,
-                        factor=0.5,
-                        patience=max(2, cfg.early_stopping // 3 or 3),
-                        min_lr=cfg.learning_rate / 100,
-                    )
-                )
-        try:
-            net.fit(
-                fit_data["x"],
-                fit_data["y"],
-                validation_data=fit_data["val"],
-                epochs=cfg.epochs,
-                batch_size=cfg.batch_size,
-                shuffle=True,
-                callbacks=callbacks,
-                verbose=verbose,
-            )
-        except KeyboardInterrupt:
-            log.warning("training of %s interrupted; nothing was stored", name)
-            raise
-        train_seconds = time.perf_counter() - start
-        hist = history.as_dict()
-        failed = _nan_epoch(hist)
-        if failed:
-            message = (
-                f"the loss became NaN or infinite at epoch {failed}; lower the learning rate "
-                f"(now {cfg.learning_rate:g}), add batch_norm or pick another optimizer"
-            )
-            write_json(folder, "config.json", cfg.to_dict())
-            write_json(folder, "history.json", hist)
-            write_json(folder, "metrics.json", {"error": message})
-            version = store.commit(name, folder, status="failed", error=message)
-            raise TrainingError(f"{name}@{version} failed: {message}")
-        stopped = early.stopped_epoch + 1 if early is not None and early.stopped_epoch else None
-        # Keras 3 restores the best weights at the end of training whether or not the
-        # patience ran out, so the stored model is from the callback's best epoch.
-        restored = (
-            int(early.best_epoch) + 1
-            if early is not None and getattr(early, "best_weights", None) is not None
-            else None
+            plan = fit_planner(spec.task)(cfg, data, store)
+        history = _fit(name, plan, cfg, folder, progress, verbose)
+        seconds = time.perf_counter() - start
+        version, metrics = _evaluate_and_store(
+            name, cfg, data, plan, history, seconds, store, folder
         )
-        metrics = _evaluate(net, cfg, data, spec.task, hist)
-        if spec.family != "gan":
-            metrics["diagnosis"] = evaluation.diagnose(
-                hist, early_stopped_at=stopped, restored_epoch=restored
-            )
-        metrics["timing"] = {
-            "train_seconds": train_seconds,
-            "epochs_run": len(hist.get("epoch_time", [])),
-            "samples_per_second": len(fit_data["x"])
-            * len(hist.get("epoch_time", []))
-            / max(sum(hist.get("epoch_time", [])), 1e-9),
-        }
-        metrics["dataset"] = _dataset_info(data)
-        metrics["parameters"] = int(
-            (net.generator.count_params() + net.discriminator.count_params())
-            if spec.family == "gan"
-            else net.count_params()
-        )
-        write_json(folder, "config.json", cfg.to_dict())
-        write_json(folder, "history.json", hist)
-        write_json(folder, "metrics.json", metrics)
-        if spec.family == "gan":
-            net.generator.save(folder / "generator.keras")
-            net.discriminator.save(folder / "discriminator.keras")
-            np.savez_compressed(folder / "samples.npz", samples=np.stack(net.monitor.samples))
-            models = {"generator": net.generator, "discriminator": net.discriminator}
-        else:
-            net.save(folder / "model.keras")
-            models = {"model": net}
-        from zoo.card import model_card
-
-        (folder / "card.md").write_text(model_card(name, cfg, data, metrics))
-        version = store.commit(name, folder)
     log.info("stored %s@%d in %s", name, version, store.root)
     return TrainedModel(
         name=name,
         version=version,
         path=store.path(name, version),
         config=cfg,
-        history=hist,
+        history=history,
         metrics=metrics,
-        **models,
+        **plan.models,
     )
+
+
+def _config_for(
+    name: str, config: TrainConfig | None, quick: bool, options: dict[str, Any]
+) -> TrainConfig:
+    cfg = config or TrainConfig.for_model(name, quick=quick, **options)
+    if config is not None and options:
+        raise ConfigError("pass either config= or options, not both")
+    if cfg.model != name:
+        raise ConfigError(f"config is for {cfg.model!r} but train() was asked for {name!r}")
+    return cfg
+
+
+# --- fitting --------------------------------------------------------------------------
+
+
+def supervised_plan(cfg: TrainConfig, data: Dataset, store: Store) -> FitPlan:
+    """The fit of a classifier or forecaster: compiled model, encoded labels, callbacks.
+
+    Early stopping (best weights restored) and the plateau schedule watch the validation
+    split; the test metrics come with the overfitting diagnosis of the run's history.
+    `store` is unused (the GAN's planner reads its feature model from it).
+
+    Example:
+        >>> from zoo.data import load_dataset
+        >>> cfg = TrainConfig.for_model("cnn-digits", early_stopping=3, schedule="plateau")
+        >>> plan = supervised_plan(cfg, load_dataset("digits"), Store())
+        >>> [type(c).__name__ for c in plan.callbacks]
+        ['EarlyStopping', 'ReduceLROnPlateau']
+    """
+    task = get_spec(cfg.model).task
+    x, y = train_split(cfg, data)
+    x_val, y_val = data.x_val, data.y_val
+    if task == "classification":
+        encoding, n_classes = cfg.label_encoding(), data.n_classes or 0
+        y = encode_labels(y, encoding, n_classes)
+        y_val = encode_labels(y_val, encoding, n_classes)
+    net = build_model(cfg, data)
+    compile_model(net, cfg, task, steps_per_epoch=math.ceil(len(x) / cfg.batch_size))
+    early, callbacks = _validation_callbacks(cfg)
+
+    def evaluate(history: History) -> dict[str, Any]:
+        metrics = test_metrics(net, data, task)
+        metrics["diagnosis"] = evaluation.diagnose(history, **_early_stop_epochs(early))
+        return metrics
+
+    return FitPlan(
+        net=net,
+        x=x,
+        y=y,
+        validation_data=(x_val, y_val),
+        models={"model": net},
+        evaluate=evaluate,
+        callbacks=callbacks,
+    )
+
+
+def _validation_callbacks(cfg: TrainConfig) -> tuple[Any, list[Any]]:
+    # Early stopping (or None) and the callbacks that watch the validation split.
+    keras = _keras()
+    callbacks: list[Any] = []
+    early = None
+    if cfg.early_stopping:
+        early = keras.callbacks.EarlyStopping(
+            monitor=cfg.monitor, patience=cfg.early_stopping, restore_best_weights=True
+        )
+        callbacks.append(early)
+    if cfg.schedule == "plateau":
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=cfg.monitor,
+                factor=0.5,
+                patience=max(2, cfg.early_stopping // 3 or 3),
+                min_lr=cfg.learning_rate / 100,
+            )
+        )
+    return early, callbacks
+
+
+def _early_stop_epochs(early: Any) -> dict[str, int | None]:
+    if early is None:
+        return {"early_stopped_at": None, "restored_epoch": None}
+    # Keras 3 restores the best weights at the end of training whether or not the
+    # patience ran out, so the stored model is from the callback's best epoch.
+    restored = getattr(early, "best_weights", None) is not None
+    return {
+        "early_stopped_at": early.stopped_epoch + 1 if early.stopped_epoch else None,
+        "restored_epoch": int(early.best_epoch) + 1 if restored else None,
+    }
+
+
+def train_split(cfg: TrainConfig, data: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """The training split a config fits on: all of it, or `max_train_samples` of it.
+
+    The subset is random (seeded by the config) and keeps the split's order.
+
+    Example:
+        >>> from zoo.data import load_dataset
+        >>> cfg = TrainConfig.for_model("mlp-cancer", max_train_samples=50)
+        >>> x, y = train_split(cfg, load_dataset("cancer"))
+        >>> x.shape, y.shape
+        ((50, 30), (50,))
+    """
+    x, y = data.x_train, data.y_train
+    if cfg.max_train_samples and cfg.max_train_samples < len(x):
+        # A random (seeded) subset, for quick experiments and tests.
+        pick = np.sort(np.random.default_rng(cfg.seed).permutation(len(x))[: cfg.max_train_samples])
+        x, y = x[pick], y[pick]
+    return x, y
+
+
+def _fit(
+    name: str,
+    plan: FitPlan,
+    cfg: TrainConfig,
+    folder: Path,
+    progress: ProgressFn | None,
+    verbose: int,
+) -> History:
+    keras = _keras()
+    HistoryCallback, Progress = _callback_classes()
+    history = HistoryCallback(folder / "history.csv")
+    callbacks = [*plan.first_callbacks, history, keras.callbacks.TerminateOnNaN()]
+    if progress is not None:
+        callbacks.append(Progress(progress, cfg.epochs))
+    callbacks += plan.callbacks
+    try:
+        plan.net.fit(
+            plan.x,
+            plan.y,
+            validation_data=plan.validation_data,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            shuffle=True,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+    except KeyboardInterrupt:
+        log.warning("training of %s interrupted; nothing was stored", name)
+        raise
+    return history.as_dict()
+
+
+# --- evaluate and store ---------------------------------------------------------------
+
+
+def _evaluate_and_store(
+    name: str,
+    cfg: TrainConfig,
+    data: Dataset,
+    plan: FitPlan,
+    history: History,
+    train_seconds: float,
+    store: Store,
+    folder: Path,
+) -> tuple[int, dict[str, Any]]:
+    # Every family's run ends here: NaN guard, metrics, files, model card, commit.
+    failed = _nan_epoch(history)
+    if failed:
+        message = (
+            f"the loss became NaN or infinite at epoch {failed}; lower the learning rate "
+            f"(now {cfg.learning_rate:g}), add batch_norm or pick another optimizer"
+        )
+        _write_run(folder, cfg, history, {"error": message})
+        version = store.commit(name, folder, status="failed", error=message)
+        raise TrainingError(f"{name}@{version} failed: {message}")
+    metrics = plan.evaluate(history)
+    epoch_times = history.get("epoch_time", [])
+    metrics["timing"] = {
+        "train_seconds": train_seconds,
+        "epochs_run": len(epoch_times),
+        "samples_per_second": len(plan.x) * len(epoch_times) / max(sum(epoch_times), 1e-9),
+    }
+    metrics["dataset"] = _dataset_info(data)
+    metrics["parameters"] = int(sum(model.count_params() for model in plan.models.values()))
+    _write_run(folder, cfg, history, metrics)
+    for key, model in plan.models.items():
+        model.save(folder / f"{key}.keras")
+    for file, arrays in plan.arrays().items():
+        # mypy matches the splat against allow_pickle (a bool); the keys are array names
+        np.savez_compressed(folder / file, **arrays)  # type: ignore[arg-type]
+    from zoo.card import model_card
+
+    (folder / "card.md").write_text(model_card(name, cfg, data, metrics))
+    return store.commit(name, folder), metrics
+
+
+def _write_run(folder: Path, cfg: TrainConfig, history: History, metrics: dict) -> None:
+    write_json(folder, "config.json", cfg.to_dict())
+    write_json(folder, "history.json", history)
+    write_json(folder, "metrics.json", metrics)
 
 
 # --- building -------------------------------------------------------------------------
 
 
-def output_head(cfg: TrainConfig, task: str, n_classes: int | None) -> tuple[int, str]:
-    """Number of output units and their activation for a config's task and loss.
-
-    Example:
-        >>> output_head(TrainConfig.for_model("mlp-cancer"), "classification", 2)
-        (1, 'sigmoid')
-    """
-    if task == "regression":
-        return 1, "linear"
-    if cfg.label_encoding() == "binary":
-        return 1, "sigmoid"
-    return int(n_classes or 0), "softmax"
-
-
-def build_model(cfg: TrainConfig, data: Dataset, task: str) -> Any:
+def build_model(cfg: TrainConfig, data: Dataset) -> Any:
     """The (uncompiled) Keras model a config describes, sized for `data`.
+
+    A lookup and a call: the entry's family names its builder in `zoo.registry.BUILDERS`.
 
     Example:
         >>> from zoo.data import load_dataset
         >>> cfg = TrainConfig.for_model("mlp-cancer", dense_units=(8,))
-        >>> build_model(cfg, load_dataset("cancer"), "classification").output_shape
+        >>> build_model(cfg, load_dataset("cancer")).output_shape
         (None, 1)
     """
-    family = get_spec(cfg.model).family
-    n_out, out_act = output_head(cfg, task, data.n_classes)
-    common = dict(
-        output_activation=out_act,
-        dense_units=cfg.dense_units,
-        activation=cfg.activation,
-        l1=cfg.l1,
-        l2=cfg.l2,
-        dropout=cfg.dropout,
-        batch_norm=cfg.batch_norm,
-    )
-    if family == "cnn":
-        from zoo.models.cnn import build_cnn
-
-        return build_cnn(
-            data.input_shape,
-            n_out,
-            filters=cfg.filters,
-            kernel_size=cfg.kernel_size,
-            augment=cfg.augment,
-            seed=cfg.seed,
-            **common,
-        )
-    if family == "rnn":
-        from zoo.models.rnn import build_rnn
-
-        return build_rnn(
-            data.input_shape,
-            n_out,
-            cell=cfg.cell,
-            units=cfg.units,
-            rnn_layers=cfg.rnn_layers,
-            bidirectional=cfg.bidirectional,
-            **common,
-        )
-    if family == "mlp":
-        from zoo.models.mlp import build_mlp
-
-        return build_mlp(data.input_shape, n_out, **common)
-    raise ConfigError(f"{cfg.model}: family {family!r} is not built by build_model")
+    return builder(get_spec(cfg.model).family)(cfg, data)
 
 
-def make_optimizer(
-    name: str,
-    learning_rate: float | Any,
-    *,
-    momentum: float = 0.0,
-    nesterov: bool = False,
-    weight_decay: float = 0.0,
+# --- optimizer ------------------------------------------------------------------------
+
+
+def optimizer_for(
+    cfg: TrainConfig, *, name: str = "", learning_rate: float | Any | None = None
 ) -> Any:
-    """A Keras optimizer by name with the settings it supports.
+    """A fresh optimizer for a config, with its momentum, nesterov and weight decay.
 
-    Setting momentum / nesterov / weight decay on an optimizer that has no such
-    parameter is a `ConfigError`, not a silent no-op.
+    `name` and `learning_rate` replace the config's `optimizer` and `learning_rate` (the
+    GAN's per-network choices; a schedule for `learning_rate` works too). Every optimizer
+    the zoo trains with is made here.
 
     Example:
-        >>> opt = make_optimizer("sgd", 0.01, momentum=0.9, nesterov=True)
-        >>> type(opt).__name__, float(opt.momentum), opt.nesterov
-        ('SGD', 0.9, True)
+        >>> cfg = TrainConfig.for_model("mlp-cancer", optimizer="sgd", momentum=0.9)
+        >>> opt = optimizer_for(cfg, learning_rate=0.05)
+        >>> type(opt).__name__, round(float(opt.learning_rate), 4)
+        ('SGD', 0.05)
     """
-    keras = _keras()
-    cls = type(keras.optimizers.get(name))
-    params = inspect.signature(cls.__init__).parameters
-    kwargs: dict[str, Any] = {"learning_rate": learning_rate}
-    for key, value, unset in (
-        ("momentum", momentum, 0.0),
-        ("nesterov", nesterov, False),
-        ("weight_decay", weight_decay, 0.0),
-    ):
-        if value != unset:
-            if key not in params:
-                supported = [k for k in ("momentum", "nesterov", "weight_decay") if k in params]
-                raise ConfigError(
-                    f"{key}={value!r} does not apply to optimizer {name!r} ({cls.__name__} "
-                    f"takes {', '.join(supported) or 'none of momentum/nesterov/weight_decay'}); "
-                    "remove it or pick an optimizer that has it (e.g. sgd, rmsprop, adamw)"
-                )
-            kwargs[key] = value
-    return cls(**kwargs)
+    return make_optimizer(
+        name or cfg.optimizer,
+        cfg.learning_rate if learning_rate is None else learning_rate,
+        momentum=cfg.momentum,
+        nesterov=cfg.nesterov,
+        weight_decay=cfg.weight_decay,
+    )
 
 
 def learning_rate_for(cfg: TrainConfig, steps_per_epoch: int) -> Any:
@@ -312,19 +380,13 @@ def compile_model(model: Any, cfg: TrainConfig, task: str, *, steps_per_epoch: i
     Example:
         >>> from zoo.data import load_dataset
         >>> cfg = TrainConfig.for_model("mlp-cancer", optimizer="sgd", momentum=0.9)
-        >>> m = build_model(cfg, load_dataset("cancer"), "classification")
+        >>> m = build_model(cfg, load_dataset("cancer"))
         >>> compile_model(m, cfg, "classification", steps_per_epoch=13)
         >>> type(m.optimizer).__name__
         'SGD'
     """
     keras = _keras()
-    optimizer = make_optimizer(
-        cfg.optimizer,
-        learning_rate_for(cfg, steps_per_epoch),
-        momentum=cfg.momentum,
-        nesterov=cfg.nesterov,
-        weight_decay=cfg.weight_decay,
-    )
+    optimizer = optimizer_for(cfg, learning_rate=learning_rate_for(cfg, steps_per_epoch))
     metrics = ["accuracy"] if task == "classification" else ["mae"]
     model.compile(
         optimizer=optimizer,
@@ -351,25 +413,6 @@ def encode_labels(y: np.ndarray, encoding: str, n_classes: int) -> np.ndarray:
     return np.eye(n_classes, dtype="float32")[y]
 
 
-def _fit_arrays(cfg: TrainConfig, data: Dataset, task: str) -> dict[str, Any]:
-    x, y = data.x_train, data.y_train
-    if cfg.max_train_samples and cfg.max_train_samples < len(x):
-        # A random (seeded) subset, for quick experiments and tests.
-        pick = np.random.default_rng(cfg.seed).permutation(len(x))[: cfg.max_train_samples]
-        x, y = x[np.sort(pick)], y[np.sort(pick)]
-    x_val, y_val = data.x_val, data.y_val
-    if task == "classification":
-        enc = cfg.label_encoding()
-        y = encode_labels(y, enc, data.n_classes or 0)
-        y_val = encode_labels(y_val, enc, data.n_classes or 0)
-    if task == "generation":
-        y, y_val = None, None
-        val = None
-    else:
-        val = (x_val, y_val)
-    return {"x": x, "y": y, "val": val, "steps": math.ceil(len(x) / cfg.batch_size)}
-
-
 def _strategy(name: str) -> Any:
     import tensorflow as tf
 
@@ -381,113 +424,7 @@ def _strategy(name: str) -> Any:
     return tf.distribute.get_strategy()
 
 
-# --- GAN ------------------------------------------------------------------------------
-
-
-def _build_gan(cfg: TrainConfig, data: Dataset, store: Store) -> Any:
-    from zoo.config import GAN_LOSSES
-    from zoo.models import gan
-
-    generator = gan.build_generator(
-        latent_dim=cfg.latent_dim,
-        filters=cfg.gan_filters,
-        activation=cfg.activation,
-        batch_norm=cfg.batch_norm,
-        l1=cfg.l1,
-        l2=cfg.l2,
-    )
-    # The discriminator is twice as wide as the generator's last block (tuned pairing).
-    discriminator = gan.build_discriminator(
-        filters=2 * cfg.gan_filters, l1=cfg.l1, l2=cfg.l2, dropout=cfg.dropout
-    )
-    net = gan.GAN(generator, discriminator, latent_dim=cfg.latent_dim, seed=cfg.seed)
-    net.compile(
-        d_optimizer=_gan_optimizer(cfg, cfg.d_optimizer, cfg.d_learning_rate),
-        g_optimizer=_gan_optimizer(cfg, cfg.g_optimizer, cfg.g_learning_rate),
-        loss=GAN_LOSSES[cfg.loss],
-        steps_per_execution=cfg.steps_per_execution,
-    )
-    features = gan_feature_fn(store, seed=cfg.seed)
-    real = np.concatenate([data.x_val, data.x_test])
-    noise = np.random.default_rng(cfg.seed).normal(size=(64, cfg.latent_dim)).astype("float32")
-    net.monitor = gan.GanMonitor(
-        features, real, noise, n_fid=min(cfg.fid_samples, len(real)), seed=cfg.seed
-    )
-    return net
-
-
-def _gan_optimizer(cfg: TrainConfig, name: str, learning_rate: float) -> Any:
-    # One fresh optimizer per network; the shared options apply to both.
-    opt = make_optimizer(
-        name or cfg.optimizer,
-        learning_rate or cfg.learning_rate,
-        momentum=cfg.momentum,
-        nesterov=cfg.nesterov,
-        weight_decay=cfg.weight_decay,
-    )
-    if hasattr(opt, "beta_1"):
-        # Adam-style optimizers: beta_1 = 0.5 keeps the two players' updates from
-        # building up momentum against each other (DCGAN paper; tuned here too).
-        opt.beta_1 = 0.5
-    return opt
-
-
-def gan_feature_fn(store: Store, *, seed: int = 0) -> Callable[[np.ndarray], np.ndarray]:
-    """Features for the GAN's Fréchet distance: the penultimate layer of `cnn-digits`.
-
-    Uses the latest good `cnn-digits` in `store`; when there is none, trains one with
-    its quick settings first (and stores it, so it is a real, inspectable zoo model).
-    Images in [-1, 1] are mapped to the classifier's [0, 1] first.
-
-    Example:
-        >>> fn = gan_feature_fn(Store())  # the store in $ZOO_HOME
-        >>> fn(np.zeros((4, 8, 8, 1), "float32")).shape
-        (4, 64)
-    """
-    from zoo.errors import ArtifactError, UnknownModelError
-    from zoo.trained import load_trained
-
-    keras = _keras()
-    try:
-        clf = load_trained("cnn-digits", store)
-    except (UnknownModelError, ArtifactError):
-        log.warning("no good cnn-digits in %s: training one (quick) for the GAN's FID", store)
-        clf = train("cnn-digits", store=store, quick=True, seed=seed)
-    model = clf.model
-    feature_layer = model.get_layer("output").input
-    extractor = keras.Model(model.inputs, feature_layer)
-
-    def features(images: np.ndarray) -> np.ndarray:
-        x = (np.asarray(images, "float32") + 1.0) / 2.0
-        return np.asarray(extractor.predict(x, batch_size=512, verbose=0), "float64")
-
-    features.source = clf.ref  # type: ignore[attr-defined]
-    return features
-
-
 # --- evaluation -----------------------------------------------------------------------
-
-
-def _evaluate(
-    net: Any, cfg: TrainConfig, data: Dataset, task: str, hist: dict[str, list[float]]
-) -> dict[str, Any]:
-    if task == "generation":
-        fid = hist.get("fid", [])
-        monitor = net.monitor
-        untrained = float(monitor.fid[0])
-        final = float(monitor.fid[-1])
-        return {
-            "fid_untrained": untrained,
-            "fid_final": final,
-            "fid_best": float(min(monitor.fid)),
-            "fid_ratio": untrained / final if final > 0 else math.inf,
-            "fid_by_epoch": [float(v) for v in monitor.fid],
-            "fid_feature_model": getattr(monitor.feature_fn, "source", "cnn-digits"),
-            "d_loss": float(hist["d_loss"][-1]) if hist.get("d_loss") else None,
-            "g_loss": float(hist["g_loss"][-1]) if hist.get("g_loss") else None,
-            "epochs_with_fid": len(fid),
-        }
-    return test_metrics(net, data, task)
 
 
 def test_metrics(model: Any, data: Dataset, task: str) -> dict[str, Any]:
@@ -535,7 +472,7 @@ def _dataset_info(data: Dataset) -> dict[str, Any]:
     }
 
 
-def _nan_epoch(hist: dict[str, list[float]]) -> int | None:
+def _nan_epoch(hist: History) -> int | None:
     for key in ("loss", "d_loss", "g_loss"):
         for i, value in enumerate(hist.get(key, [])):
             if not math.isfinite(value):
@@ -549,9 +486,10 @@ def _nan_epoch(hist: dict[str, list[float]]) -> int | None:
 @functools.cache
 def _callback_classes() -> tuple[type, type]:
     # Keras' Callback base class needs TensorFlow imported: define the subclasses lazily.
-    keras = _keras()
+    # Any: mypy cannot take a base class from a value (the module comes from _keras()).
+    callback: Any = _keras().callbacks.Callback
 
-    class History(keras.callbacks.Callback):
+    class History(callback):
         """Per-epoch logs plus learning rate and epoch time, also streamed to a CSV."""
 
         def __init__(self, csv_path: Path) -> None:
@@ -580,7 +518,7 @@ def _callback_classes() -> tuple[type, type]:
             keys = list(dict.fromkeys(k for r in self.rows for k in r))
             return {k: [r.get(k, math.nan) for r in self.rows] for k in keys}
 
-    class Progress(keras.callbacks.Callback):
+    class Progress(callback):
         def __init__(self, fn: ProgressFn, epochs: int) -> None:
             super().__init__()
             self.fn, self.epochs = fn, epochs

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, data, ui
+from dashboard import charts, ui
 
 
 def _diagnosis(diag: dict) -> None:
@@ -31,11 +31,10 @@ def _diagnosis(diag: dict) -> None:
 
 def body() -> None:
     """The Training curves page of the chosen version."""
-    st.title("Training curves")
-    ref = ui.pick_model()
-    if ref is None:
+    page = ui.model_page("Training curves")
+    if page is None:
         return
-    m = data.load(data.store_root(), ref)
+    ref, m = page.ref, page.model
     history = m.history
     diag = m.diagnosis
     _diagnosis(diag)

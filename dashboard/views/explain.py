@@ -191,9 +191,7 @@ def _show_prediction(m: Any, x: np.ndarray, true: Any = None, last_level: Any = 
 def _show_explanation(root: str, ref: str, m: Any, sample: str, x: np.ndarray, y: Any) -> None:
     import explain
 
-    e = data.explanation(root, ref, sample, x, y)  # in the model's space (cached)
-    meta = explain.info(e)
-    fid = data.fidelity(root, ref, sample, False, e)
+    e, meta, fid = data.explained(root, ref, sample, x, y)  # in the model's space (cached)
     d = m.dataset()
     shown = explain.plots.in_units(e, d)  # what a person reads: the data's units
     u = f" {shown.zoo_units.output}" if shown.zoo_units.output else ""
@@ -208,18 +206,14 @@ def _show_explanation(root: str, ref: str, m: Any, sample: str, x: np.ndarray, y
         "against the model's own output; normalized by max(|f(x) − base|, 0.1 × the "
         "output's spread over the background)."
     )
-    views = ["waterfall"]
-    if meta.input_kind == "image":
-        views = ["overlay", "waterfall"]
-    elif meta.input_kind == "sequence":
-        views = ["heatmap", "waterfall"]
+    # The kind's own view (plots.for_explanation) first; a waterfall works for every kind.
+    own = {"image": "overlay", "sequence": "heatmap"}.get(meta.input_kind)
+    views = [own, "waterfall"] if own else ["waterfall"]
     view = st.radio("View", views, horizontal=True, key="explain_view")
-    if view == "overlay":
-        ui.pyplot(explain.plots.image(shown, index=0))
-    elif view == "heatmap":
-        ui.pyplot(explain.plots.sequence_heatmap(shown, index=0))
-    else:
+    if view == "waterfall":
         ui.pyplot(explain.plots.waterfall(shown, index=0))
+    else:
+        ui.pyplot(explain.plots.for_explanation(shown, index=0))
 
     sanity_key = ("sanity", ref, sample)
     if st.button("Run the sanity check (randomized model)", key="explain_sanity"):
@@ -252,13 +246,11 @@ def _global(root: str, ref: str) -> None:
 
 def body() -> None:
     """The Explain page: choose an input, predict, explain on request."""
-    st.title("Explain")
-    ref = ui.pick_model(exclude=["gan"])
-    if ref is None:
+    # The explainer is built in the background, so the Explain click is fast.
+    page = ui.model_page("Explain", exclude=["gan"], warm_explainer=True)
+    if page is None:
         return
-    root = data.store_root()
-    m = data.load(root, ref)
-    data.warm_explainer(root, ref)  # in the background, so the Explain click is fast
+    root, ref, m = page.root, page.ref, page.model
     d = m.dataset()
     source = st.radio(
         "Input", ["test sample", "your own input"], horizontal=True, key="explain_source"

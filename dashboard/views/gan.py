@@ -21,9 +21,7 @@ def _explain_sample(root: str, ref: str, images: object, source: str) -> None:
         st.session_state["gan_explained"] = (ref, sample)
     if st.session_state.get("gan_explained") != (ref, sample):
         return
-    e = data.explanation(root, ref, sample, x)
-    meta = explain.info(e)
-    fid = data.fidelity(root, ref, sample, False, e)
+    e, meta, fid = data.explained(root, ref, sample, x)
     cols = st.columns(2)
     cols[0].metric("method", meta.method)
     cols[1].metric("additivity error (max)", f"{fid['additivity_max']:.2g}")
@@ -32,13 +30,11 @@ def _explain_sample(root: str, ref: str, images: object, source: str) -> None:
 
 def body() -> None:
     """The GAN page of the chosen GAN version."""
-    st.title("GAN")
-    ref = ui.pick_model(families=["gan"])
-    if ref is None:
+    # The discriminator's explainer is built in the background while the page is read.
+    page = ui.model_page("GAN", families=["gan"], warm_explainer=True)
+    if page is None:
         return
-    root = data.store_root()
-    m = data.load(root, ref)
-    data.warm_explainer(root, ref)  # the discriminator's, in the background
+    root, ref, m = page.root, page.ref, page.model
     metrics = m.metrics
 
     cols = st.columns(4)

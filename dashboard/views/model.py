@@ -109,12 +109,10 @@ def _generation(m: object) -> None:
 
 def body() -> None:
     """The Model page of the chosen version."""
-    st.title("Model")
-    ref = ui.pick_model()
-    if ref is None:
+    page = ui.model_page("Model")
+    if page is None:
         return
-    root = data.store_root()
-    m = data.load(root, ref)
+    root, ref, m = page.root, page.ref, page.model
     info = data.run_info(root, ref)
     st.markdown(
         f"**{m.ref}** · {m.family} · {m.task} · dataset `{m.spec.dataset}` · "

@@ -11,52 +11,8 @@ import streamlit as st
 from dashboard import charts, data, ui
 from zoo import config as zconfig
 from zoo.errors import ConfigError
+from zoo.options import GROUPS
 from zoo.registry import get_spec, list_models
-
-# Form sections, in order; options the zoo adds later land in "more" automatically.
-SECTIONS: dict[str, tuple[str, ...]] = {
-    "Objective and optimizer": (
-        "loss",
-        "optimizer",
-        "learning_rate",
-        "schedule",
-        "momentum",
-        "nesterov",
-        "weight_decay",
-    ),
-    "Hidden layers and regularization": ("activation", "l1", "l2", "dropout", "batch_norm"),
-    "Fitting": (
-        "epochs",
-        "batch_size",
-        "early_stopping",
-        "monitor",
-        "validation_fraction",
-        "test_fraction",
-        "seed",
-        "max_train_samples",
-    ),
-    "Architecture": (
-        "filters",
-        "kernel_size",
-        "dense_units",
-        "augment",
-        "cell",
-        "units",
-        "rnn_layers",
-        "bidirectional",
-        "window",
-    ),
-    "GAN": (
-        "latent_dim",
-        "gan_filters",
-        "d_optimizer",
-        "g_optimizer",
-        "d_learning_rate",
-        "g_learning_rate",
-        "fid_samples",
-    ),
-}
-CHOICES = {"schedule": zconfig.SCHEDULES, "cell": zconfig.CELLS, "strategy": zconfig.STRATEGIES}
 
 
 def applicable_options(name: str) -> list[str]:
@@ -66,41 +22,43 @@ def applicable_options(name: str) -> list[str]:
         >>> "filters" in applicable_options("mlp-cancer")
         False
     """
-    family = get_spec(name).family
-    return [o for o in zconfig.option_names() if family in zconfig.FAMILY_OPTIONS.get(o, (family,))]
+    return zconfig.options_for(get_spec(name).family)
 
 
 def _widget(name: str, option: str, default: Any) -> Any:
     kind = zconfig.option_type(option)
+    tip = zconfig.option_spec(option).describe(option)
     key = f"train_{name}_{option}"
     if kind is bool:
-        return st.checkbox(option, value=bool(default), key=key)
-    if option in CHOICES:
-        choices = list(CHOICES[option])
-        return st.selectbox(option, choices, index=choices.index(default), key=key)
+        return st.checkbox(option, value=bool(default), key=key, help=tip)
+    # Closed sets and the common Keras names; other Keras names work from CLI and TOML.
+    choices = list(zconfig.choices_for(name, option))
+    if choices:
+        index = choices.index(default) if default in choices else 0
+        return st.selectbox(
+            option, choices, index=index, key=key, help=tip, format_func=lambda v: v or "(not set)"
+        )
     if kind is int:
-        return st.number_input(option, value=int(default), step=1, key=key)
+        return st.number_input(option, value=int(default), step=1, key=key, help=tip)
     if kind is float:
         # Free text: learning rates like 3e-4 read better than a spinner, and an invalid
         # value becomes a ConfigError with the field's name.
-        return st.text_input(option, value=f"{default:g}", key=key)
+        return st.text_input(option, value=f"{default:g}", key=key, help=tip)
     if typing.get_origin(kind) is tuple:
-        return st.text_input(option, value=",".join(map(str, default)), key=key)
-    return st.text_input(option, value=str(default), key=key)
+        return st.text_input(option, value=",".join(map(str, default)), key=key, help=tip)
+    return st.text_input(option, value=str(default), key=key, help=tip)
 
 
 def _form(name: str) -> dict[str, Any] | None:
     defaults = zconfig.TrainConfig.for_model(name).to_dict()
     options = applicable_options(name)
-    placed = {o for section in SECTIONS.values() for o in section}
-    sections = {k: [o for o in v if o in options] for k, v in SECTIONS.items()}
-    sections["More"] = [o for o in options if o not in placed]
     values: dict[str, Any] = {}
     with st.form(f"train_form_{name}"):
-        for title, opts in sections.items():
+        for group in GROUPS:
+            opts = [o for o in options if zconfig.option_spec(o).group == group]
             if not opts:
                 continue
-            st.markdown(f"**{title}**")
+            st.markdown(f"**{group}**")
             cols = st.columns(4)
             for i, option in enumerate(opts):
                 with cols[i % 4]:

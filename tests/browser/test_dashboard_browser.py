@@ -4,9 +4,9 @@ One walk through the pages a user visits first: Zoo -> Model -> Training curves 
 Explain (press Explain, wait for the SHAP figure) -> Compare -> GAN, then Train and
 Report (build the report). On every page the charts (Vega-Lite svgs) and images
 (`st.image` / `st.pyplot`) must be visible and loaded, with no exception box, no error
-alert, no "Traceback" and no uncaught JavaScript error. The server is
-`zoo --store STORE dashboard --headless --no-train --port PORT`, the same command a user
-runs, against the session's tiny trained store.
+alert, no "Traceback" and no uncaught JavaScript error. The server is the Streamlit
+command line `zoo --store STORE dashboard --headless --no-train` runs, on a free port,
+against the session's tiny trained store (`dashboard.harness`: server, Chromium, waits).
 
 Needs chromium at /usr/bin/chromium (`apt-get install -y chromium`); the `playwright`
 package drives it, its own browsers are never downloaded. Runs in plain `pytest`
@@ -25,145 +25,27 @@ are palette-compressed PNGs:
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from dashboard import harness
+from dashboard.harness import (
+    CHART,
+    IMAGE,
+    METRIC,
+    PAGE_LINK,
+    PAGE_TIMEOUT_MS,
+    TABLE,
+    VIEWPORT,
+    Server,
+)
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "tests" / "output" / "browser"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-VIEWPORT = {"width": 1280, "height": 800}
-START_TIMEOUT_S = 90
-PAGE_TIMEOUT_MS = 60_000
-
-# Streamlit 1.67's test ids. A page has finished drawing when its title is shown, the
-# script is no longer running (no status widget, no spinner) and no element is stale.
-CHART = '[data-testid="stVegaLiteChart"]'
-IMAGE = '[data-testid="stImage"] img'
-TABLE = '[data-testid="stDataFrame"]'
-METRIC = '[data-testid="stMetric"]'
-PAGE_LINK = '[data-testid="stPageLink"]'
-# Streamlit shows its "running" widget only ~0.5 s into a script run, so the state must
-# hold for QUIET_MS before a page counts as finished.
-QUIET_MS = 750
-SETTLED_JS = """
-([title, need, quiet]) => {
-  const drawn = (() => {
-    const main = document.querySelector('[data-testid="stMain"]');
-    if (!main) return false;
-    const h1 = main.querySelector('h1');
-    if (!h1 || h1.innerText.trim() !== title) return false;
-    if (document.querySelector('[data-testid="stStatusWidget"]')) return false;
-    if (main.querySelector('[data-testid="stSpinner"], [data-stale="true"]')) return false;
-    for (const [selector, count] of need) {
-      const shown = [...main.querySelectorAll(selector)].filter(
-        (el) => el.getBoundingClientRect().width > 0 &&
-                (el.tagName !== 'IMG' || (el.complete && el.naturalWidth > 0)));
-      if (shown.length < count) return false;
-    }
-    return true;
-  })();
-  if (!drawn) { window.__zooDrawnSince = null; return false; }
-  window.__zooDrawnSince ??= performance.now();
-  return performance.now() - window.__zooDrawnSince >= quiet;
-}
-"""
-
-
-@dataclass
-class Server:
-    """A running `zoo dashboard`: its URL, process and log file."""
-
-    url: str
-    proc: subprocess.Popen
-    log: Path
-
-    def tail(self, chars: int = 4000) -> str:
-        """The end of the server's output, for failure messages."""
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return text[-chars:] or "(no output)"
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_dashboard(store: Path, log: Path, port: int | None = None) -> Server:
-    """Start `zoo --store STORE dashboard --headless --no-train` in its own process group."""
-    port = port or free_port()
-    cmd = [sys.executable, "-m", "zoo.cli", "--store", str(store), "dashboard"]
-    cmd += ["--headless", "--no-train", "--port", str(port)]
-    out = log.open("wb")
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    out.close()
-    return Server(f"http://127.0.0.1:{port}", proc, log)
-
-
-def wait_until_healthy(server: Server, timeout: float = START_TIMEOUT_S) -> None:
-    """Poll /_stcore/health until it answers "ok"; fail with the server's output."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            raise AssertionError(
-                f"`zoo dashboard` exited with code {server.proc.returncode} before "
-                f"answering:\n{server.tail()}"
-            )
-        try:
-            with urllib.request.urlopen(server.url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(
-        f"`zoo dashboard` did not answer {server.url}/_stcore/health within {timeout:.0f} s:"
-        f"\n{server.tail()}"
-    )
-
-
-def stop_dashboard(server: Server, timeout: float = 15.0) -> None:
-    """Terminate `zoo dashboard` and its streamlit child: the whole process group.
-
-    `zoo dashboard` runs streamlit as a child and exits at once on SIGTERM, so the
-    group (started with start_new_session) is signalled and waited for until empty.
-    """
-    group = server.proc.pid
-    try:
-        os.killpg(group, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        server.proc.poll()  # reap `zoo` itself
-        try:
-            os.killpg(group, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
-    os.killpg(group, signal.SIGKILL)
-    server.proc.wait(timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -177,34 +59,21 @@ def store(request: pytest.FixtureRequest) -> Path:
 
 @pytest.fixture(scope="module")
 def server(store: Path) -> Iterator[Server]:
-    """`zoo dashboard` on the store, on a free port; always terminated afterwards."""
+    """The dashboard served on the store, on a free port; always stopped afterwards."""
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    srv = start_dashboard(store, OUTPUT / "server.log")
-    try:
-        wait_until_healthy(srv)
+    with harness.serve(store, OUTPUT / "server.log") as srv:
+        srv.wait_healthy()
         yield srv
-    finally:
-        stop_dashboard(srv)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """Debian's chromium, headless, driven by playwright; fails (no skip) when missing."""
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: the browser test drives Debian's chromium. "
-            "Install it with `apt-get install -y chromium`."
-        )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the playwright package is missing: pip install -e '.[dev]'")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    problem = harness.browser_problem()
+    if problem:
+        pytest.fail(problem)
+    with harness.chromium() as chromium:
+        yield chromium
 
 
 class Walk:
@@ -221,19 +90,16 @@ class Walk:
 
     def settle(self, title: str, need: dict[str, int]) -> None:
         """Wait until page `title` is drawn with at least `need[selector]` visible items."""
-        self.page.evaluate("window.__zooDrawnSince = null")  # type: ignore[attr-defined]
         try:
-            self.page.wait_for_function(  # type: ignore[attr-defined]
-                SETTLED_JS, arg=[title, list(need.items()), QUIET_MS], timeout=PAGE_TIMEOUT_MS
-            )
+            harness.wait_drawn(self.page, title, need)
         except Exception as err:
             main = self.page.locator('[data-testid="stMain"]')  # type: ignore[attr-defined]
             shown = main.inner_text()[:1500] if main.count() else "(no main block)"
             counts = {sel: main.locator(sel).count() for sel in need}
             self.fail(
                 f"page {title!r} did not finish drawing {need} within "
-                f"{PAGE_TIMEOUT_MS / 1000:.0f} s ({type(err).__name__}); found {counts}; "
-                f"it shows:\n{shown}"
+                f"{PAGE_TIMEOUT_MS / 1000:.0f} s ({type(err).__name__}); found "
+                f"{counts}; it shows:\n{shown}"
             )
         self.check_no_error(title)
 
@@ -251,11 +117,7 @@ class Walk:
 
     def open(self, url_path: str, title: str, need: dict[str, int]) -> None:
         """Click the sidebar link to `url_path` ("" for Zoo) and wait for the page."""
-        href = f"{self.server.url}/{url_path}"
-        link = self.page.locator(  # type: ignore[attr-defined]
-            f'[data-testid="stSidebarNav"] a[href="{href}"]'
-        )
-        link.click()
+        harness.open_page(self.page, self.server.url, url_path)
         self.settle(title, need)
 
     def screenshot(self, name: str, scroll_to: str | None = None) -> None:

@@ -18,6 +18,15 @@ APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 TIMEOUT = 60
 
 
+@pytest.fixture(autouse=True)
+def _no_store_warmup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages warm only what they open: tests count warm-ups and share two cores.
+
+    The server-start warm-up of every entry (`data.warm_store`) has its own test.
+    """
+    monkeypatch.setenv("ZOO_WARM_ON_START", "0")
+
+
 @pytest.fixture
 def open_page(monkeypatch: pytest.MonkeyPatch, tiny_store: Path) -> Callable:
     """`open_page("model", model="cnn-digits@1", store=...)` -> an AppTest run on that page.
@@ -41,9 +50,7 @@ def open_page(monkeypatch: pytest.MonkeyPatch, tiny_store: Path) -> Callable:
 @pytest.fixture
 def store_copy(tiny_store: Path, tmp_path: Path) -> Path:
     """A private copy of the tiny store, free to write to or to damage."""
-    dest = tmp_path / "store"
-    shutil.copytree(tiny_store, dest)
-    return dest
+    return Path(shutil.copytree(tiny_store, tmp_path / "store"))
 
 
 def _texts(at: object) -> str:

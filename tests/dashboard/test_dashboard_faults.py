@@ -137,37 +137,33 @@ def test_empty_store_offers_quick_training(open_page, tmp_path, texts):
 # --------------------------------------------------------------------------- bugs
 
 
-def test_an_unexpected_error_is_logged_not_shown(caplog):
+def _failing_page(zoo_error: bool, message: str) -> None:
+    # Run by AppTest as a script of its own: imports inside.
+    from dashboard import ui
+    from zoo.errors import ConfigError
+
+    def body() -> None:
+        raise (ConfigError if zoo_error else RuntimeError)(message)
+
+    ui.run_page(body)
+
+
+def _run_failing_page(zoo_error: bool, message: str) -> object:
     from streamlit.testing.v1 import AppTest
 
-    def app() -> None:
-        from dashboard import ui
-
-        def body() -> None:
-            raise RuntimeError("secret internal detail")
-
-        ui.run_page(body)
-
-    at = AppTest.from_function(app, default_timeout=30).run()
+    at = AppTest.from_function(_failing_page, args=(zoo_error, message), default_timeout=30)
+    at.run()
     assert not at.exception
     assert len(at.error) == 1
-    assert "RuntimeError" in at.error[0].value
-    assert "secret internal detail" not in at.error[0].value
+    return at.error[0].value
+
+
+def test_an_unexpected_error_is_logged_not_shown(caplog):
+    shown = _run_failing_page(False, "secret internal detail")
+    assert "RuntimeError" in shown
+    assert "secret internal detail" not in shown
     assert "secret internal detail" in caplog.text
 
 
 def test_a_zoo_error_is_shown_as_its_message():
-    from streamlit.testing.v1 import AppTest
-
-    def app() -> None:
-        from dashboard import ui
-        from zoo.errors import ConfigError
-
-        def body() -> None:
-            raise ConfigError("dropout=1.5 is out of range")
-
-        ui.run_page(body)
-
-    at = AppTest.from_function(app, default_timeout=30).run()
-    assert not at.exception
-    assert at.error[0].value == "dropout=1.5 is out of range"
+    assert _run_failing_page(True, "dropout=1.5 is out of range") == ("dropout=1.5 is out of range")

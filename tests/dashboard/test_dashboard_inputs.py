@@ -108,3 +108,44 @@ def test_csv_window_is_one_column_of_exact_length():
     np.testing.assert_allclose(x[:, 0], [1.0, 2.0, 3.0])
     with pytest.raises(DataError, match="no column 'w'"):
         inputs.csv_window(b"v\n1\n", "w", 1)
+
+
+def test_a_row_with_more_fields_than_the_header_is_refused_not_shifted():
+    # pandas made the two extra leading fields an index and returned [[3, 4, 5]].
+    with pytest.raises(DataError, match="line 2 of the CSV has 5 fields but its header has 3"):
+        inputs.csv_rows(b"a,b,c\n1,2,3,4,5\n", ["a", "b", "c"])
+    with pytest.raises(DataError, match="line 3 of the CSV has 2 fields"):
+        inputs.csv_rows(b"a,b,c\n1,2,3\n1,2\n", ["a", "b", "c"])
+    with pytest.raises(DataError, match="line 4 of the CSV has 4 fields"):
+        inputs.csv_window(b"v\n1\n\n1,2,3,4\n", "v", 2)  # blank lines keep their numbers
+    quoted = inputs.csv_rows(b'name,a\n"Smith, J",1.5\n', ["a"])
+    np.testing.assert_allclose(quoted, [[1.5]])
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            b"x," * 600_000 + b"x\n" + b"1," * 600_000 + b"1\n",
+            "the CSV is 2.3 MB; the limit is 2 MB",
+        ),
+        (b"x," * 5_000 + b"x\n" + b"1," * 5_000 + b"1\n", "header has 5001 columns; the limit is"),
+        (b"a\n" + b"1" * 70_000 + b"\n", "a line of 70000 bytes"),
+        (b"a,\n1,2\n", "column 2 of the CSV header has no name"),
+        (b"a,a\n1,2\n", "names column 'a' twice"),
+        (b"a,b\n1,\x002\n", "binary data"),
+        (b"a,b\n" + b"1,2\n" * 5000, "more than 1000 rows"),
+    ],
+    ids=["huge", "wide", "long-line", "blank-name", "duplicate", "nul", "many-rows"],
+)
+def test_wide_or_huge_csv_is_refused_before_parsing(raw, expected, monkeypatch):
+    import time
+
+    def no_pandas(*args, **kwargs):
+        raise AssertionError("pandas parsed a file that should have been refused first")
+
+    monkeypatch.setattr("pandas.read_csv", no_pandas)
+    start = time.perf_counter()
+    with pytest.raises(DataError, match=expected):
+        inputs.csv_rows(raw, ["a", "b"])
+    assert time.perf_counter() - start < 1.0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoo
-from zoo.config import option_names
+from zoo.config import choices_for, option_spec, options_for
 
 
 def _form(open_page, store, name="mlp-cancer"):
@@ -14,35 +14,43 @@ def _form(open_page, store, name="mlp-cancer"):
 
 def test_form_has_every_option_that_applies(open_page, store_copy):
     at = _form(open_page, store_copy, "cnn-digits")
-    keys = {
-        w.key
+    widgets = {
+        w.key.removeprefix("train_cnn-digits_"): kind
         for kind in ("text_input", "number_input", "checkbox", "selectbox")
         for w in getattr(at, kind)
+        if w.key and w.key.startswith("train_cnn-digits_")
     }
-    shown = {k.removeprefix("train_cnn-digits_") for k in keys if k and k.startswith("train_cnn")}
-    gan_only = {
-        "latent_dim",
-        "gan_filters",
-        "d_optimizer",
-        "g_optimizer",
-        "d_learning_rate",
-        "g_learning_rate",
-        "fid_samples",
-    }
-    rnn_only = {"cell", "units", "rnn_layers", "bidirectional", "window"}
-    assert shown == set(option_names()) - gan_only - rnn_only
+    # The expected set comes from the option schema, the one place options are declared.
+    assert set(widgets) == set(options_for("cnn"))
+    assert not {"cell", "latent_dim", "d_optimizer"} & set(widgets)  # rnn / GAN only
+    # Names chosen from a list: the closed sets and Keras' common losses/optimizers/...
+    for option in ("loss", "optimizer", "activation", "schedule", "strategy"):
+        assert widgets[option] == "selectbox", option
+        assert at.selectbox(key=f"train_cnn-digits_{option}").options == list(
+            choices_for("cnn-digits", option)
+        )
+    assert "binary_crossentropy" not in choices_for("cnn-digits", "loss")  # 10 classes
+
+
+def test_form_groups_follow_the_schema(open_page, store_copy):
+    at = _form(open_page, store_copy, "gan-digits")
+    titles = [m.value.strip("*") for m in at.markdown if m.value.startswith("**")]
+    groups = list(dict.fromkeys(option_spec(o).group for o in options_for("gan")))
+    assert [t for t in titles if t in groups] == groups
 
 
 def test_train_a_tiny_run_then_compare_it(open_page, store_copy, frame, texts):
     at = _form(open_page, store_copy)
     at.number_input(key="train_mlp-cancer_epochs").set_value(1)
     at.text_input(key="train_mlp-cancer_l2").set_value("0.05")
+    at.selectbox(key="train_mlp-cancer_optimizer").set_value("rmsprop")
     at.button(key="train_submit").click().run()
     assert not at.exception and not at.error
     assert "Stored **mlp-cancer@2**" in texts(at)
     assert at.get("progress")
     runs = zoo.runs("mlp-cancer", store=store_copy)
     assert [r.version for r in runs] == [1, 2] and runs[1].config["l2"] == 0.05
+    assert runs[1].config["optimizer"] == "rmsprop"
 
     # The new version appears on the other pages at once.
     at = open_page("compare", store=store_copy)
@@ -56,7 +64,7 @@ def test_train_a_tiny_run_then_compare_it(open_page, store_copy, frame, texts):
 def test_invalid_options_are_form_errors(open_page, store_copy):
     for key, value, expected in [
         ("dropout", "1.5", "dropout=1.5 is out of range"),
-        ("optimizer", "adamm", "Did you mean 'adam'?"),
+        ("momentum", "0.9", "momentum=0.9 does not apply to optimizer 'adam'"),
         ("learning_rate", "fast", "learning_rate='fast' has the wrong type"),
     ]:
         at = _form(open_page, store_copy)

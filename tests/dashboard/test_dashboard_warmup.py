@@ -19,9 +19,10 @@ CASES = [
 
 
 def _explainers_of(ref: str) -> set[tuple]:
-    from explain import explainers
+    from explain import caching
 
-    return {key for key in list(explainers._EXPLAINERS) if key[0] == f"ref:{ref}"}
+    # a stored model's cache key is "ref:<name@version> at <its artifact folder>"
+    return {key for key in caching.EXPLAINERS.keys() if key[0].startswith(f"ref:{ref} at ")}
 
 
 @pytest.mark.parametrize(("page", "ref", "button"), CASES)
@@ -66,3 +67,27 @@ def test_a_failed_warm_up_is_logged_not_raised(monkeypatch, caplog, tiny_store):
         assert data.warm_explainer(root, "lstm-digits@1").result(timeout=60) is False
     data._warmups().futures.pop((root, "lstm-digits@1"), None)
     assert "warming the explainer of lstm-digits@1 failed" in caplog.text
+
+
+def test_the_server_warms_every_entry_newest_version_on_first_view(
+    open_page, tiny_store, tmp_path, monkeypatch
+):
+    import shutil
+
+    from dashboard import data
+
+    # A store of two cheap entries, the older version of one kept beside the newer.
+    store = tmp_path / "two"
+    for name in ("mlp-cancer", "cnn-digits"):
+        shutil.copytree(tiny_store / name, store / name)
+    shutil.copytree(store / "mlp-cancer" / "1", store / "mlp-cancer" / "2")
+    monkeypatch.setenv("ZOO_WARM_ON_START", "1")
+    at = open_page("zoo", store=store)
+    assert not at.exception
+    root = data.store_root()
+    queued = {ref for (r, ref) in data._warmups().futures if r == root}
+    assert queued == {"cnn-digits@1", "mlp-cancer@2"}  # newest of each, once
+    assert data.warm_store(root) == []  # later page runs queue nothing
+    for ref in queued:
+        assert data._warmups().futures[(root, ref)].result(timeout=300) is True
+        assert _explainers_of(ref)  # built before anyone opened the Explain page

@@ -144,3 +144,17 @@ def test_zoo_report_rejects_bad_sample_count(
     assert main([*argv, "--samples", "0"]) == 2
     assert "expected 1..48" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_explain_and_report_are_registered_through_entry_points() -> None:
+    from explain.cli import register_explain, register_report
+    from zoo.cli import build_parser, registered_commands
+
+    commands = registered_commands()
+    assert commands["explain"].load() is register_explain
+    assert commands["report"].load() is register_report
+    parser = build_parser(["explain", "report"])
+    args = parser.parse_args(["explain", "cnn-digits@2", "--index", "4", "--method", "gradient"])
+    assert (args.ref, args.index, args.out, args.method) == ("cnn-digits@2", 4, None, "gradient")
+    args = parser.parse_args(["report", "mlp-cancer", "--out", "r.html", "--store", "s"])
+    assert (args.samples, str(args.out), args.store) == (6, "r.html", "s")

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 import explain
-from explain import explainers as ex
-from explain import targets
+from explain import caching, targets
 from zoo.errors import DataError, ZooError
 
 # name -> (values shape after n, K, output names)
@@ -54,7 +53,7 @@ def test_shapes_base_values_and_names(load_model, name):
     assert meta.output_names == names
     # base value = mean model output over the default background (100 training samples)
     target = m.discriminator if name == "gan-digits" else m.model
-    bg, _ = targets._background(targets._resolve_target(m), None)
+    bg, _ = targets.resolve_background(targets.resolve_target(m), None)
     assert len(bg) == 100
     np.testing.assert_allclose(
         e.base_values[0], _model_outputs(target, bg).mean(0), rtol=1e-4, atol=1e-5
@@ -66,14 +65,14 @@ def test_shapes_base_values_and_names(load_model, name):
 
 def test_background_is_stratified_by_class(load_model):
     m = load_model("cnn-digits")
-    t = targets._resolve_target(m)
+    t = targets.resolve_target(m)
     y = m.dataset().y_train
-    idx = targets._stratified_indices(y, len(y), 100, targets.BACKGROUND_SEED)
+    idx = targets.stratified_indices(y, len(y), 100, targets.BACKGROUND_SEED)
     counts = np.bincount(y[idx], minlength=10)
     assert counts.sum() == 100 and counts.min() >= 8 and counts.max() <= 12
-    bg, key = targets._background(t, 50)
+    bg, key = targets.resolve_background(t, 50)
     assert bg.shape == (50, 8, 8, 1) and key == "train50s0"
-    bg2, _ = targets._background(t, 50)
+    bg2, _ = targets.resolve_background(t, 50)
     np.testing.assert_array_equal(bg, bg2)  # fixed seed
 
 
@@ -122,12 +121,34 @@ def test_explainer_is_built_once_per_model_and_settings(load_model):
     m = load_model("mlp-cancer")
     x = m.dataset().x_test[:5]
     explain.explain(m, x)
-    key = (f"ref:{m.ref}", "layerwise", "train100s0", None, (0,))
-    first = ex._EXPLAINERS[key]
+    key = (targets.resolve_target(m).key, "layerwise", "train100s0", None, (0,))
+    first = caching.EXPLAINERS.get(key)
+    assert first is not None
     explain.explain(m, x, seed=4)
-    assert ex._EXPLAINERS[key] is first
+    assert caching.EXPLAINERS.get(key) is first
     explain.explain(m, x, method="expected_gradients", nsamples=1000)
-    assert ex._EXPLAINERS[key] is first and len({k for k in ex._EXPLAINERS if k[0] == key[0]}) == 2
+    assert caching.EXPLAINERS.get(key) is first
+    assert len({k for k in caching.EXPLAINERS.keys() if k[0] == key[0]}) == 2
+
+
+def test_explainer_cache_tells_stores_apart(load_model, tmp_path):
+    """Two stores may hold the same name@version: each gets its own explainer."""
+    import shutil
+
+    import zoo
+
+    m = load_model("mlp-cancer")
+    other_store = tmp_path / "other-store"
+    shutil.copytree(m.path.parent.parent / m.name, other_store / m.name)
+    copy = zoo.load(m.ref, store=other_store)
+    assert copy.ref == m.ref and copy.path != m.path
+    a, b = targets.resolve_target(m), targets.resolve_target(copy)
+    assert a.key != b.key and m.ref in a.key and str(other_store.resolve()) in b.key
+    x = m.dataset().x_test[:2]
+    explain.explain(m, x)
+    explain.explain(copy, x)
+    key = ("layerwise", "train100s0", None, (0,))
+    assert caching.EXPLAINERS.get((a.key, *key)) is not caching.EXPLAINERS.get((b.key, *key))
 
 
 def test_plain_keras_model_needs_a_background(bilstm):

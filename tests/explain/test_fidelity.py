@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import explain
+from explain import caching
 from explain.fidelity import randomized_clone, rank_correlation
 from zoo.errors import DataError
 
@@ -113,13 +114,13 @@ def test_randomized_clones_cache_is_keyed_bounded_and_cleared(load_model, clones
     explain.fidelity(m, e, seed=1)  # another seed: another clone
     assert len(clones_built) == 2
     explain.clear_cache()  # forgets the clones too
-    assert fidelity_module._RANDOMIZED == {}
+    assert len(caching.RANDOMIZED) == 0
     assert explain.fidelity(m, e) == first and len(clones_built) == 3
 
-    for seed in range(fidelity_module._MAX_RANDOMIZED + 2):  # bounded: oldest out first
+    for seed in range(caching.RANDOMIZED.maxsize + 2):  # bounded: oldest out first
         explain.fidelity(m, e, seed=seed)
-    assert len(fidelity_module._RANDOMIZED) == fidelity_module._MAX_RANDOMIZED
-    assert not any(k[1] == 1234 for k in fidelity_module._RANDOMIZED)  # seed 0 evicted
+    assert len(caching.RANDOMIZED) == caching.RANDOMIZED.maxsize
+    assert not any(k[1] == 1234 for k in caching.RANDOMIZED.keys())  # seed 0 evicted
 
     # a plain keras.Model is keyed by identity, held weakly
     plain = explain.explain(m.model, x, background=bg)
@@ -127,5 +128,5 @@ def test_randomized_clones_cache_is_keyed_bounded_and_cleared(load_model, clones
     r = explain.fidelity(m.model, plain, background=bg)
     assert explain.fidelity(m.model, plain, background=bg) == r
     assert len(clones_built) == before + 1
-    (entry,) = [v for k, v in fidelity_module._RANDOMIZED.items() if k[0] == f"id:{id(m.model)}"]
+    (entry,) = [v for k, v in caching.RANDOMIZED.items() if k[0] == f"id:{id(m.model)}"]
     assert entry[0]() is m.model

@@ -135,6 +135,41 @@ def test_per_sample_plots_take_a_label(explained):
     assert plots.gan_sample(explained["gan-digits"], index=0).axes[0].get_title() == "sample"
 
 
+@pytest.mark.parametrize(
+    ("name", "expected", "n_axes"),
+    [
+        ("cnn-digits", "image", 5),  # input, 3 classes, colorbar
+        ("gru-digits", "sequence_heatmap", 3),  # input, attributions, colorbar
+        ("lstm-co2", "sequence_heatmap", 3),  # series, bars, colorbar
+        ("mlp-cancer", "waterfall", 1),
+        ("gan-digits", "gan_sample", 3),  # a GAN explanation is an image, shown as a sample
+    ],
+)
+def test_for_explanation_picks_the_plot_of_the_kind(explained, name, expected, n_axes):
+    e = explained[name]
+    fig = plots.for_explanation(e, index=1, label="test #9")
+    _check(fig, n_axes)
+    same = getattr(plots, expected)(e, index=1, label="test #9")
+    assert [ax.get_title() for ax in fig.axes] == [ax.get_title() for ax in same.axes]
+    assert any("test #9" in ax.get_title() for ax in fig.axes)
+
+
+def test_for_explanation_tabular_options_and_bare_explanations(explained):
+    e = explained["mlp-cancer"]
+    fig = plots.for_explanation(e, index=2, max_display=5)
+    assert len(fig.axes[0].get_yticklabels()) == 5  # 4 features + "N other features"
+    assert fig.axes[0].get_title().startswith("sample 2: contributions to ")
+    # without zoo info the shape of the values tells the kind
+    img = explained["cnn-digits"]
+    values = np.asarray(img.values)
+    bare = shap.Explanation(values=values, base_values=img.base_values, data=img.data)
+    _check(plots.for_explanation(bare, index=0), 1 + 3 + 1)
+    with pytest.raises(DataError, match="shap.Explanation"):
+        plots.for_explanation(np.asarray(e.values))
+    with pytest.raises(DataError, match="out of range"):
+        plots.for_explanation(e, index=6)
+
+
 # --------------------------------------------------------------------------- data units
 
 

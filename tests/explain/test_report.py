@@ -1,4 +1,5 @@
-"""explain.report: one self-contained, escaped, offline HTML report per model family.
+"""explain.report / explain.reporting: one self-contained, escaped, offline HTML report per
+model family.
 
 Reports are built once per family (module fixture) from the session's tiny trained store
 and checked by parsing them with the stdlib HTML parser; one test opens them in headless
@@ -33,7 +34,6 @@ COMMON_SECTIONS = {
 }
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 URL_ATTRS = {"src", "href", "srcset", "action", "formaction", "poster", "data", "background"}
-CHROMIUM = "/usr/bin/chromium"
 OUTPUT = Path(__file__).resolve().parents[1] / "output"
 
 
@@ -84,7 +84,7 @@ def parse(html: str) -> Page:
 @pytest.fixture(scope="module")
 def report_html(trained: Callable[[str], Any]) -> Callable[[str], str]:
     """`report_html(name)`: the default report of the tiny store's model, built once."""
-    from explain.report import build_report
+    from explain.reporting import build_report
 
     cache: dict[str, str] = {}
 
@@ -170,10 +170,10 @@ def test_content_of_each_family(
 
 def _spy_figures(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """Record the texts (titles, axis labels, y tick labels) of every figure embedded."""
-    from explain import report as rep
+    from explain.reporting import figures
 
     seen: list[list[str]] = []
-    real = rep._png
+    real = figures.png
 
     def spy(fig: Any, alt: str, caption: str = "") -> dict[str, str]:
         texts = []
@@ -183,19 +183,19 @@ def _spy_figures(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
         seen.append(texts)
         return real(fig, alt, caption)
 
-    monkeypatch.setattr(rep, "_png", spy)
+    monkeypatch.setattr(figures, "png", spy)
     return seen
 
 
 def test_tabular_report_shows_raw_feature_values(
     trained: Callable[[str], Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from explain import report as rep
+    from explain.reporting import explanations, sections
 
     figures = _spy_figures(monkeypatch)
     m = trained("mlp-cancer")
     d = m.dataset()
-    section = rep._explanations_section(m, d, 2, "auto")
+    section = explanations.explanations_section(m, d, 2, "auto")
     assert "raw measurements" in section["intro"]
     assert len(figures) == len(section["cards"]) == 2
     for card, texts in zip(section["cards"], figures, strict=True):
@@ -207,7 +207,7 @@ def test_tabular_report_shows_raw_feature_values(
             name, value = row.rsplit(" = ", 1)
             assert value == f"{raw[d.feature_names.index(name)]:.4g}", row
     figures.clear()
-    rep._importance_section(m, "auto")
+    sections.importance_section(m, "auto")
     beeswarm = figures[1]
     assert sum(1 for t in beeswarm if t.endswith("]") and " … " in t) >= 5  # raw ranges
 
@@ -215,12 +215,12 @@ def test_tabular_report_shows_raw_feature_values(
 def test_forecaster_report_explains_in_ppm(
     trained: Callable[[str], Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from explain import report as rep
+    from explain.reporting import explanations
 
     figures = _spy_figures(monkeypatch)
     m = trained("lstm-co2")
     d = m.dataset()
-    section = rep._explanations_section(m, d, 2, "auto")
+    section = explanations.explanations_section(m, d, 2, "auto")
     assert "in ppm" in section["intro"]
     for card, texts in zip(section["cards"], figures, strict=True):
         facts = dict(card["facts"])
@@ -236,7 +236,7 @@ def test_forecaster_report_explains_in_ppm(
 
 
 def test_user_text_is_escaped(trained: Callable[[str], Any]) -> None:
-    from explain.report import build_report
+    from explain.reporting import build_report
 
     title = '<script>alert("x")</script> & <b>bold</b>'
     html = build_report(trained("mlp-cancer"), samples=2, title=title)
@@ -248,7 +248,7 @@ def test_user_text_is_escaped(trained: Callable[[str], Any]) -> None:
 
 
 def test_markdown_is_escaped_before_formatting() -> None:
-    from explain.report import markdown_to_html
+    from explain.reporting import markdown_to_html
 
     out = str(markdown_to_html("# Card <img src=x onerror=alert(1)>\n- `a<b>` item\n\ntext"))
     assert "<img" not in out and "&lt;img src=x" in out
@@ -256,11 +256,24 @@ def test_markdown_is_escaped_before_formatting() -> None:
     assert "<p>text</p>" in out
 
 
+def test_markdown_keeps_html_blocks_and_links_as_text() -> None:
+    from markupsafe import Markup
+
+    from explain.reporting import markdown_to_html
+
+    card = "<script>alert(1)</script>\n\n[docs](https://example.org) ![x](https://e.org/x.png)"
+    out = markdown_to_html(card + "\n\n###### deep")
+    assert isinstance(out, Markup)  # safe to embed: the template does not escape it again
+    assert "<script>" not in out and "&lt;script&gt;alert(1)&lt;/script&gt;" in out
+    assert "<a " not in out and "<img" not in out and "[docs](https://example.org)" in out
+    assert "<h6>deep</h6>" in out  # headings move down two levels, at most to h6
+
+
 # --------------------------------------------------------------------------- selection
 
 
 def test_choose_samples_takes_correct_wrong_and_least_confident_in_turn() -> None:
-    from explain.report import choose_samples
+    from explain.reporting import choose_samples
 
     proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.55, 0.45], [0.3, 0.7], [0.95, 0.05]])
     y = np.array([0, 0, 1, 1, 1])
@@ -272,7 +285,7 @@ def test_choose_samples_takes_correct_wrong_and_least_confident_in_turn() -> Non
 
 
 def test_choose_samples_regression_takes_largest_and_typical_errors() -> None:
-    from explain.report import choose_samples
+    from explain.reporting import choose_samples
 
     actual = np.zeros(7)
     forecast = np.array([0.1, -3.0, 0.2, 0.25, 2.0, -0.2, 0.3])
@@ -285,13 +298,16 @@ def test_choose_samples_regression_takes_largest_and_typical_errors() -> None:
 # --------------------------------------------------------------------------- Python API
 
 
-def test_explain_report_is_callable_and_writes_atomically(
+def test_explain_report_is_a_plain_function_that_writes_atomically(
     trained: Callable[[str], Any], tiny_store: Path, tmp_path: Path
 ) -> None:
-    import explain
-    import explain.report as module  # importing the submodule must not break the call
+    import inspect
 
-    assert explain.report is module
+    import explain
+    import explain.reporting as module  # importing the package must not rebind the name
+
+    assert inspect.isfunction(explain.report) and explain.report.__module__ == "explain"
+    assert explain.report.__doc__ and "Example:" in explain.report.__doc__
     m = trained("mlp-cancer")
     out = explain.report(m, out=tmp_path / "new" / "r.html", samples=2)
     assert out == tmp_path / "new" / "r.html"
@@ -301,10 +317,25 @@ def test_explain_report_is_callable_and_writes_atomically(
     again = explain.report("mlp-cancer", out=tmp_path, store=tiny_store, samples=1)
     assert again == tmp_path / f"mlp-cancer-{m.version}-report.html" and again.exists()
     assert module.write_report(m, tmp_path / "w.html", samples=1).exists()
+    with pytest.raises(TypeError, match="sample"):
+        explain.report(m, out=tmp_path / "x.html", sample=1)  # a misspelt option fails
+
+
+def test_explain_report_imports_the_report_only_when_called() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, explain; assert callable(explain.report); "
+        "loaded = [m for m in ('explain.reporting', 'jinja2', 'matplotlib', 'markdown_it') "
+        "if m in sys.modules]; print(loaded); assert not loaded"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_bad_arguments_say_what_to_pass(trained: Callable[[str], Any]) -> None:
-    from explain.report import build_report
+    from explain.reporting import build_report
 
     m = trained("mlp-cancer")
     with pytest.raises(DataError, match="expected 1..48"):
@@ -316,7 +347,7 @@ def test_bad_arguments_say_what_to_pass(trained: Callable[[str], Any]) -> None:
 
 
 def test_training_curves_mark_the_best_epoch() -> None:
-    from explain.report import training_curves
+    from explain.reporting import training_curves
 
     history = {
         "loss": [1.0, 0.6, 0.4, 0.3],
@@ -338,57 +369,42 @@ def test_training_curves_mark_the_best_epoch() -> None:
 def test_reports_render_offline_in_chromium(
     report_html: Callable[[str], str], tmp_path: Path
 ) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: this test drives Debian's chromium. Install it with "
-            "`apt-get update && apt-get install -y chromium` (never `playwright install`)"
-        )
-    from playwright.sync_api import sync_playwright
+    from dashboard import harness
 
+    problem = harness.browser_problem()
+    if problem:
+        pytest.fail(problem)
     OUTPUT.mkdir(parents=True, exist_ok=True)
     attempted: list[str] = []
     problems: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
+    with harness.chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+
+        def gate(route: Any) -> None:
+            url = route.request.url
+            if url.startswith(("file:", "data:")):
+                route.continue_()
+            else:
+                attempted.append(url)
+                route.abort()
+
+        page.route("**/*", gate)
+        page.on(
+            "console",
+            lambda msg: problems.append(msg.text) if msg.type == "error" else None,
         )
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-
-            def gate(route: Any) -> None:
-                url = route.request.url
-                if url.startswith(("file:", "data:")):
-                    route.continue_()
-                else:
-                    attempted.append(url)
-                    route.abort()
-
-            page.route("**/*", gate)
-            page.on(
-                "console",
-                lambda msg: problems.append(msg.text) if msg.type == "error" else None,
+        page.on("pageerror", lambda err: problems.append(str(err)))
+        for name in FAMILIES:
+            path = tmp_path / f"{name}.html"
+            path.write_text(report_html(name), encoding="utf-8")
+            page.goto(path.as_uri(), wait_until="load")
+            images = page.eval_on_selector_all(
+                "img", "els => els.map(e => [e.complete, e.naturalWidth])"
             )
-            page.on("pageerror", lambda err: problems.append(str(err)))
-            for name in FAMILIES:
-                path = tmp_path / f"{name}.html"
-                path.write_text(report_html(name), encoding="utf-8")
-                page.goto(path.as_uri(), wait_until="load")
-                images = page.eval_on_selector_all(
-                    "img", "els => els.map(e => [e.complete, e.naturalWidth])"
-                )
-                assert len(images) == len(parse(report_html(name)).imgs)
-                assert images and all(done and width > 0 for done, width in images), name
-                assert page.title().startswith("Explainability report")
-                page.screenshot(path=str(OUTPUT / f"report-{name}.png"), full_page=True)
-        finally:
-            browser.close()
+            assert len(images) == len(parse(report_html(name)).imgs)
+            assert images and all(done and width > 0 for done, width in images), name
+            assert page.title().startswith("Explainability report")
+            page.screenshot(path=str(OUTPUT / f"report-{name}.png"), full_page=True)
     assert attempted == [], f"the report tried to fetch {attempted}"
     assert problems == [], f"console errors (a CSP violation?): {problems}"
     assert (OUTPUT / "report-cnn-digits.png").read_bytes().startswith(PNG_MAGIC)

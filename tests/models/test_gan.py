@@ -361,3 +361,32 @@ def test_training_cuts_fid_at_least_5x(digits, feature_fn, loss, seed):
     fid = monitor.fid
     assert fid[0] / fid[QUICK["epochs"]] >= 5.0, fid
     assert fid[0] / fid[-1] >= 5.0, fid
+
+
+# --- the zoo's GAN family ---------------------------------------------------------------
+
+
+def test_zoo_gan_keeps_the_tuned_pairing_and_optimizers():
+    from zoo.config import TrainConfig
+    from zoo.data import load_dataset
+    from zoo.models.gan_family import from_config, tuned_optimizer
+    from zoo.registry import get_spec
+
+    defaults = get_spec("gan-digits").defaults
+    assert (defaults["latent_dim"], defaults["gan_filters"]) == (
+        DEFAULTS["latent_dim"],
+        DEFAULTS["generator_filters"],
+    )
+    cfg = TrainConfig.for_model(
+        "gan-digits", gan_filters=8, d_optimizer="rmsprop", g_learning_rate=1e-3
+    )
+    net = from_config(cfg, load_dataset("digits-signed"))
+    convs = [la for la in net.discriminator.layers if isinstance(la, keras.layers.Conv2D)]
+    ratio = DEFAULTS["discriminator_filters"] // DEFAULTS["generator_filters"]
+    assert [c.filters for c in convs] == [8 * ratio, 16 * ratio]
+    d = tuned_optimizer(cfg, cfg.d_optimizer, cfg.d_learning_rate)
+    g = tuned_optimizer(cfg, cfg.g_optimizer, cfg.g_learning_rate)
+    assert isinstance(d, keras.optimizers.RMSprop)
+    assert float(d.learning_rate) == pytest.approx(cfg.learning_rate)
+    assert isinstance(g, keras.optimizers.Adam) and float(g.beta_1) == DEFAULTS["beta_1"]
+    assert float(g.learning_rate) == pytest.approx(1e-3)

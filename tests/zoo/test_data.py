@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.data import load_dataset
+from zoo.card import limits as card_limits
+from zoo.card import model_card
+from zoo.data import facts, load_dataset
 
 
 def test_digits_splits_are_stratified_disjoint_and_deterministic():
@@ -113,9 +115,8 @@ def test_cnn_mnist_trains_from_the_cache_file(tmp_path, monkeypatch):
     ).shape == (2, 10)
 
 
-def test_fashion_mnist_reads_keras_idx_files(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    folder = tmp_path / "datasets" / "fashion-mnist"
+def _write_fashion_cache(home):
+    folder = home / "datasets" / "fashion-mnist"
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for prefix, n in (("train", 40), ("t10k", 10)):
@@ -125,9 +126,63 @@ def test_fashion_mnist_reads_keras_idx_files(tmp_path, monkeypatch):
             f.write(b"\0" * 8 + labels.tobytes())
         with gzip.open(folder / f"{prefix}-images-idx3-ubyte.gz", "wb") as f:
             f.write(b"\0" * 16 + images.tobytes())
+
+
+def test_fashion_mnist_reads_keras_idx_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    _write_fashion_cache(tmp_path)
     d = load_dataset("fashion-mnist", validation_fraction=0.25)
     assert d.x_test.shape == (10, 28, 28, 1) and d.class_names[9] == "Ankle boot"
     np.testing.assert_array_equal(d.y_test, np.arange(10))
+
+
+def test_fashion_mnist_card_describes_clothing_not_digits(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    _write_fashion_cache(tmp_path)
+    name = "cnn-fashion-mnist"
+    data = zoo.dataset(name, validation_fraction=0.25)
+    card = model_card(name, zoo.TrainConfig.for_model(name), data, {"accuracy": 0.9})
+    limits = card.split("## Limits", 1)[1]
+    assert "Fashion-MNIST" in limits and "clothing" in limits
+    assert "digit" not in limits.lower()
+    assert "- Classes: T-shirt/top, Trouser" in card
+
+
+@pytest.mark.parametrize("name", zoo.list_models(include_optional=True))
+def test_every_card_states_limits_of_its_own_data(name):
+    spec = zoo.get_spec(name)
+    text = card_limits(name)
+    expected = {
+        "digits": "8x8",
+        "digits-rows": "8x8",
+        "digits-signed": "8x8 digit-like images",
+        "cancer": "not a medical device",
+        "co2": "CO2",
+        "mnist": "28x28 scans of handwritten digits",
+        "fashion-mnist": "Fashion-MNIST",
+    }[spec.dataset]
+    assert expected in text
+    assert ("CO2" in text) == (spec.dataset == "co2")
+
+
+@pytest.mark.parametrize("name", ["digits", "digits-rows", "cancer", "co2"])
+def test_facts_agree_with_the_loaded_data(name):
+    f, d = facts(name), load_dataset(name)
+    assert (f.task, f.input_kind, f.class_names) == (d.task, d.input_kind, d.class_names)
+    assert (f.unit, f.feature_unit) == (d.unit, d.feature_unit)
+    assert f.n_classes == d.n_classes
+    assert f.kind == ("forecast" if name == "co2" else d.input_kind)
+
+
+def test_facts_are_light_and_unknown_names_are_data_errors():
+    import subprocess
+    import sys
+
+    code = "import sys, zoo.data; zoo.data.facts('mnist'); print('tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    with pytest.raises(zoo.DataError, match="unknown dataset 'digit'"):
+        facts("digit")
 
 
 def test_missing_keras_dataset_needs_explicit_download(tmp_path, monkeypatch):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from zoo.models._layers import dense_head, output_layer, regularizer
+from zoo.models._layers import config_args, dense_head, head_options, output_layer, regularizer
+
+if TYPE_CHECKING:
+    from zoo.config import TrainConfig
+    from zoo.data import Dataset
 
 
 def build_cnn(
@@ -69,3 +73,19 @@ def build_cnn(
     )
     outputs = output_layer(x, n_outputs, output_activation, l1, l2)
     return keras.Model(inputs, outputs, name="cnn")
+
+
+def from_config(cfg: TrainConfig, data: Dataset) -> Any:
+    """`build_cnn` with a config's options, sized for `data` (the `cnn` row of `BUILDERS`).
+
+    Example:
+        >>> import zoo
+        >>> cfg = zoo.TrainConfig.for_model("cnn-digits", filters=(8,))
+        >>> from_config(cfg, zoo.dataset("cnn-digits")).get_layer("conv0").filters
+        8
+    """
+    return build_cnn(
+        data.input_shape,
+        **head_options(cfg, data),
+        **config_args(cfg, "filters", "kernel_size", "augment", "seed"),
+    )

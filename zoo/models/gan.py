@@ -5,6 +5,8 @@ takes one optimizer per network in :meth:`GAN.compile` and runs two gradient ste
 :meth:`GAN.train_step` (discriminator, then generator), so ``fit`` brings callbacks,
 progress bars and ``steps_per_execution`` for free. :class:`GanMonitor` turns a
 feature extractor into a per-epoch FID curve plus a strip of samples from fixed noise.
+The zoo's `gan-digits` entry builds and fits it through `zoo.models.gan_family`; the
+tuned settings are in `zoo.models.gan_tuning`.
 
 Images are float32 arrays of shape ``(n, 8, 8, 1)`` in ``[-1, 1]`` (``digits / 8 - 1``),
 which matches the generator's ``tanh`` output.
@@ -35,28 +37,14 @@ from keras import layers
 
 from zoo.errors import ConfigError, DataError
 
+# The tuned numbers are plain data in their own module (the registry reads them without
+# Keras); QUICK is re-exported for code that imports it from here.
+from zoo.models.gan_tuning import DEFAULTS
+from zoo.models.gan_tuning import QUICK as QUICK
+
 IMAGE_SHAPE = (8, 8, 1)
 LOSSES = ("bce", "mse")
 OUTPUTS = ("logits", "sigmoid")
-
-# Tuned on 2 CPU cores (Keras 3.15, TF 2.21): with these, the final FID is >= 5x below
-# the untrained generator's for both losses over 8 seeds (16 runs; worst 13.8x after 20
-# epochs, 8.4x after 10), at ~0.5 s per epoch. A wider generator (64) or a 32-dim latent
-# converged more slowly; label smoothing and lr 4e-4 made the FID oscillate more.
-DEFAULTS: dict[str, Any] = {
-    "latent_dim": 16,
-    "generator_filters": 32,
-    "discriminator_filters": 64,
-    "learning_rate": 2e-4,
-    "beta_1": 0.5,
-    "batch_size": 64,
-    "epochs": 20,
-    # Fusing 8 steps per graph call cut wall time ~15% (same weights, bit for bit); the
-    # price is batch-level callbacks and the progress bar firing every 8 steps.
-    "steps_per_execution": 8,
-}
-# For smoke runs and the dashboard's "train now": still >= 5x in every tuning run.
-QUICK: dict[str, Any] = {**DEFAULTS, "epochs": 10}
 
 
 def _regularizer(l1: float, l2: float) -> keras.regularizers.Regularizer | None:
@@ -251,7 +239,7 @@ class GAN(keras.Model):
         # Listed here so fit() resets them at each epoch start.
         return [self.d_loss_tracker, self.g_loss_tracker]
 
-    def compile(  # type: ignore[override]
+    def compile(
         self,
         d_optimizer: str | keras.optimizers.Optimizer | None = None,
         g_optimizer: str | keras.optimizers.Optimizer | None = None,
@@ -286,17 +274,16 @@ class GAN(keras.Model):
             )
         if not 0.0 <= label_smoothing < 0.5:
             raise ConfigError(f"label_smoothing must be in [0, 0.5), got {label_smoothing}")
-        d_optimizer = _optimizer(d_optimizer)
-        g_optimizer = _optimizer(g_optimizer)
-        if d_optimizer is g_optimizer:
+        d_opt, g_opt = _optimizer(d_optimizer), _optimizer(g_optimizer)
+        if d_opt is g_opt:
             raise ConfigError(
                 "d_optimizer and g_optimizer are the same object; an optimizer keeps "
                 "per-variable state, so pass two instances"
             )
         # No XLA: on the project's 2-core CPU it ran these tiny convs ~10x slower.
         super().compile(jit_compile=False, steps_per_execution=steps_per_execution)
-        self.d_optimizer = d_optimizer
-        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_opt
+        self.g_optimizer = g_opt
         self.loss_name = loss
         self.label_smoothing = float(label_smoothing)
         if loss == "bce":
@@ -442,10 +429,10 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray, eps: float 
     mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
     cov_a = np.atleast_2d(np.cov(a, rowvar=False))
     cov_b = np.atleast_2d(np.cov(b, rowvar=False))
-    covmean = _sqrtm(cov_a @ cov_b)
+    covmean = _accurate_sqrtm(cov_a @ cov_b)
     if covmean is None:
         offset = np.eye(len(cov_a)) * eps
-        covmean = _sqrtm((cov_a + offset) @ (cov_b + offset), strict=False)
+        covmean = _sqrtm((cov_a + offset) @ (cov_b + offset))
     covmean = np.real(covmean)
     diff = mu_a - mu_b
     value = diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(covmean)
@@ -453,17 +440,20 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray, eps: float 
     return float(max(value, 0.0))
 
 
-def _sqrtm(product: np.ndarray, strict: bool = True) -> np.ndarray | None:
-    """Matrix square root, or None when it is not finite or not accurate (if strict)."""
+def _sqrtm(product: np.ndarray) -> np.ndarray:
+    """Matrix square root, unchecked (see `_accurate_sqrtm`)."""
     from scipy import linalg
 
     with warnings.catch_warnings():
         # sqrtm warns about every singular product (dead ReLU features make many), yet
-        # its result is usually exact; the residual below is the check that matters.
+        # its result is usually exact; the residual check in `_accurate_sqrtm` matters.
         warnings.simplefilter("ignore", linalg.LinAlgWarning)
-        root = linalg.sqrtm(product)
-    if not strict:
-        return root
+        return linalg.sqrtm(product)
+
+
+def _accurate_sqrtm(product: np.ndarray) -> np.ndarray | None:
+    """Matrix square root, or None when it is not finite or not accurate."""
+    root = _sqrtm(product)
     if not np.isfinite(root).all():
         return None
     scale = max(float(np.linalg.norm(product)), 1e-30)
@@ -543,6 +533,8 @@ class GanMonitor(keras.callbacks.Callback):
             logs["fid"] = fid
 
     def _record(self) -> float:
+        # on_train_begin sets both before the first record, and fit() always calls it first
+        assert self._fid_noise is not None and self._real_features is not None
         generator = self.model.generator
         self.samples.append(generate_from_noise(generator, self.noise))
         fake = generate_from_noise(generator, self._fid_noise)

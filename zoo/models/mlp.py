@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from zoo.models._layers import dense_head, output_layer
+from zoo.models._layers import dense_head, head_options, output_layer
+
+if TYPE_CHECKING:
+    from zoo.config import TrainConfig
+    from zoo.data import Dataset
 
 
 def build_mlp(
@@ -34,3 +38,15 @@ def build_mlp(
     )
     outputs = output_layer(x, n_outputs, output_activation, l1, l2)
     return keras.Model(inputs, outputs, name="mlp")
+
+
+def from_config(cfg: TrainConfig, data: Dataset) -> Any:
+    """`build_mlp` with a config's options, sized for `data` (the `mlp` row of `BUILDERS`).
+
+    Example:
+        >>> import zoo
+        >>> cfg = zoo.TrainConfig.for_model("mlp-cancer")
+        >>> from_config(cfg, zoo.dataset("mlp-cancer")).output_shape
+        (None, 1)
+    """
+    return build_mlp(data.input_shape, **head_options(cfg, data))

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from zoo.models._layers import dense_head, output_layer, regularizer
+from zoo.models._layers import config_args, dense_head, head_options, output_layer, regularizer
+
+if TYPE_CHECKING:
+    from zoo.config import TrainConfig
+    from zoo.data import Dataset
 
 
 def build_rnn(
@@ -59,3 +63,20 @@ def build_rnn(
     )
     outputs = output_layer(x, n_outputs, output_activation, l1, l2)
     return keras.Model(inputs, outputs, name=f"{'bi' if bidirectional else ''}{cell}")
+
+
+def from_config(cfg: TrainConfig, data: Dataset) -> Any:
+    """`build_rnn` with a config's options, sized for `data` (the `rnn` row of `BUILDERS`).
+
+    Example:
+        >>> import zoo
+        >>> cfg = zoo.TrainConfig.for_model("lstm-co2", units=4)
+        >>> from_config(cfg, zoo.dataset("lstm-co2")).get_layer("lstm0").units
+        4
+    """
+    steps, features = data.input_shape  # a sequence data set: (time steps, features)
+    return build_rnn(
+        (steps, features),
+        **head_options(cfg, data),
+        **config_args(cfg, "cell", "units", "rnn_layers", "bidirectional"),
+    )
