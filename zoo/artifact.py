@@ -203,7 +203,7 @@ _NUMBERS = (
     "n_test",
     "parameters",
 )
-_OBJECTS = ("per_class", "diagnosis", "timing", "dataset")
+_OBJECTS = ("per_class", "diagnosis", "timing", "dataset", "baselines", "intervals", "vs_baseline")
 
 
 def check_metrics(data: Any, file: str | Path) -> dict[str, Any]:
@@ -235,7 +235,38 @@ def check_metrics(data: Any, file: str | Path) -> dict[str, Any]:
         raise Damage(file, "'confusion_matrix' is not a list of rows of counts")
     if not isinstance(data.get("error", ""), str):
         raise Damage(file, f"'error' is {_show(data['error'])}; expected a string")
+    _check_comparison(data, file)
     return data
+
+
+def _check_comparison(data: dict[str, Any], file: str | Path) -> None:
+    # Baselines, intervals and model vs baseline (`zoo.baselines`); versions stored before
+    # them have none of these keys and load as they are.
+    def interval(value: Any, where: str) -> None:
+        if value is not None and not (
+            isinstance(value, list) and len(value) == 2 and all(_is_number(v) for v in value)
+        ):
+            raise Damage(file, f"{where} is {_show(value)}; expected [low, high] or null")
+
+    def number(value: Any, where: str) -> None:
+        if value is not None and not _is_number(value):
+            raise Damage(file, f"{where} is {_show(value)}; expected a number")
+
+    models = _object(data.get("baselines", {}).get("models", {}), file, "baselines.models")
+    for name, record in models.items():
+        record = _object(record, file, f"baselines.models.{name}")
+        number(record.get("value"), f"baselines.models.{name}.value")
+        interval(record.get("interval"), f"baselines.models.{name}.interval")
+    metrics = _object(data.get("intervals", {}).get("metrics", {}), file, "intervals.metrics")
+    for key, value in metrics.items():
+        interval(value, f"intervals.metrics.{key}")
+    vs = data.get("vs_baseline", {})
+    for key in ("model", "baseline_value", "difference"):
+        number(vs.get(key), f"vs_baseline.{key}")
+    interval(vs.get("interval"), "vs_baseline.interval")
+    for key in ("verdict", "label", "metric"):
+        if not isinstance(vs.get(key, ""), str):
+            raise Damage(file, f"vs_baseline.{key} is {_show(vs[key])}; expected a string")
 
 
 def check_history(data: Any, file: str | Path) -> dict[str, list[float | None]]:

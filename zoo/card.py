@@ -36,6 +36,58 @@ def limits(name: str) -> str:
     return spec.limits or facts(spec.dataset).limits
 
 
+def baseline_lines(metrics: dict[str, Any]) -> list[str]:
+    """The card's "Baselines" section: each baseline with its interval, then the model vs
+    the best of them in words ([] for a version without baselines).
+
+    Example:
+        >>> m = {"baselines": {"metric": "mse", "fit_on": "train + validation", "n_fit": 9,
+        ...      "n_test": 4, "models": {"naive": {"label": "naive", "value": 0.25,
+        ...      "interval": [0.2, 0.3], "params": {}}}}, "vs_baseline": {"label": "naive",
+        ...      "difference": -0.1, "interval": [-0.15, -0.05], "verdict": "beats the baseline"}}
+        >>> baseline_lines(m)[-1]
+        '- **model − naive**: -0.100 [-0.150, -0.0500]: beats the baseline'
+    """
+    from zoo.summary import interval_text, number_text
+
+    base = metrics.get("baselines") or {}
+    if not base.get("models"):
+        return ["", "## Baselines", f"Not available: {base['error']}"] if "error" in base else []
+    metric = base.get("metric", "")
+    acc = metric == "accuracy"
+    if metric == "fid_final":
+        how = (
+            f"Fitted to the {base.get('n_fit')} training images and scored like the model: "
+            f"the Fréchet distance to the same {base.get('n_test')} real validation and test "
+            "images, in the same feature space; intervals are 95 % bootstrap intervals over "
+            "real and generated samples."
+        )
+    else:
+        how = (
+            f"Fitted on the {base.get('fit_on')} splits ({base.get('n_fit')} samples; "
+            "hyper-parameters by cross-validation there) and scored on the same "
+            f"{base.get('n_test')} test samples as the model; intervals are 95 % bootstrap "
+            "intervals over the test samples."
+        )
+    lines = ["", "## Baselines", how]
+    for record in base["models"].values():
+        params = ", ".join(f"{k}={f'{v:.3g}' if isinstance(v, float) else v}"
+                           for k, v in (record.get("params") or {}).items())  # fmt: skip
+        lines.append(
+            f"- {record.get('label')}{f' ({params})' if params else ''}: {metric} "
+            f"{number_text(record.get('value'), accuracy=acc)} "
+            f"{interval_text(record.get('interval'), accuracy=acc)}".rstrip()
+        )
+    vs = metrics.get("vs_baseline") or {}
+    if vs:
+        lines.append(
+            f"- **model − {vs.get('label')}**: "
+            f"{number_text(vs.get('difference'), signed=True, accuracy=acc)} "
+            f"{interval_text(vs.get('interval'), signed=True, accuracy=acc)}: {vs.get('verdict')}"
+        )
+    return lines
+
+
 def model_card(name: str, cfg: TrainConfig, data: Dataset, metrics: dict[str, Any]) -> str:
     """The markdown model card written into every artifact as `card.md`.
 
@@ -72,9 +124,13 @@ def model_card(name: str, cfg: TrainConfig, data: Dataset, metrics: dict[str, An
         "",
         "## Test metrics",
     ]
+    ivs = metrics.get("intervals", {}).get("metrics", {})
     for key in _HEADLINE_METRICS:
         if key in metrics:
-            lines.append(f"- {key}: {metrics[key]:.4g}")
+            iv = ivs.get(key)
+            ci = f" (95 % interval {iv[0]:.4g} to {iv[1]:.4g})" if iv else ""
+            lines.append(f"- {key}: {metrics[key]:.4g}{ci}")
+    lines += baseline_lines(metrics)
     diagnosis = metrics.get("diagnosis", {})
     if diagnosis.get("message"):
         lines += ["", "## Fit", diagnosis["message"]]

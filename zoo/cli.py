@@ -254,6 +254,12 @@ def _cmd_list(args: argparse.Namespace, store: Store) -> int:
         for r in rows
     ]
     _print_table(["entry", "family", "task", "dataset", "versions", "latest", "best"], table)
+    compared = [(r["best"], r["vs_baseline"]["text"]) for r in rows if r.get("vs_baseline")]
+    if compared:
+        print("\nbest version vs best baseline (test split, 95 % bootstrap intervals):")
+        width = max(len(ref) for ref, _ in compared)
+        for ref, text in compared:
+            print(f"  {ref.ljust(width)}  {text}")
     print(f"\nstore: {store.root}")
     return 0
 
@@ -267,6 +273,12 @@ def _cmd_describe(args: argparse.Namespace, store: Store) -> int:
     print("defaults: " + " ".join(f"{k}={v}" for k, v in info["defaults"].items() if k != "model"))
     if info["quick"]:
         print("--quick: " + " ".join(f"{k}={v}" for k, v in info["quick"].items()))
+    from zoo.summary import best_run, comparison
+
+    best = best_run(store.runs(info["name"]))
+    vs = comparison(best.metrics) if best else None
+    if best and vs:
+        print(f"best stored version {best.ref}: {vs['text']}")
     return 0
 
 
@@ -295,6 +307,7 @@ def _cmd_train(args: argparse.Namespace, store: Store) -> int:
         # Validate every config before training anything: a typo fails in a second.
         configs = [TrainConfig.for_model(n, quick=args.quick, **options) for n in names]
     store.ensure_root()  # a store that cannot be written fails now, not after training
+    from zoo.summary import comparison
     from zoo.training import train
 
     started = time.perf_counter()
@@ -316,6 +329,9 @@ def _cmd_train(args: argparse.Namespace, store: Store) -> int:
         )
         if run.metrics.get("diagnosis", {}).get("message"):
             print(f"{' ' * len(prefix)}fit: {run.metrics['diagnosis']['message']}")
+        vs = comparison(run.metrics)
+        if vs:
+            print(f"{' ' * len(prefix)}vs baseline: {vs['text']}")
     if len(configs) > 1:
         print(f"trained {len(configs)} entries in {time.perf_counter() - started:.0f}s")
     return 0
@@ -345,6 +361,7 @@ def _metric_line(task: str, metrics: dict[str, Any]) -> str:
 
 def _cmd_runs(args: argparse.Namespace, store: Store) -> int:
     import zoo
+    from zoo.summary import comparison, interval_text, number_text
 
     runs = zoo.runs(args.name, store=store)
     if args.json:
@@ -361,8 +378,18 @@ def _cmd_runs(args: argparse.Namespace, store: Store) -> int:
         task = get_spec(r.name).task
         metrics = _metric_line(task, r.metrics) if r.status == "ok" else r.reason
         status = f"{r.status} (!)" if r.warnings else r.status
-        rows.append([r.ref, status, r.created[:19], summary, metrics])
-    _print_table(["version", "status", "created", "config", "test metrics"], rows)
+        vs = comparison(r.metrics) if r.status == "ok" else None
+        versus = "-"
+        if vs:
+            acc = vs["metric"] == "accuracy"
+            versus = (
+                f"{vs['verdict']}: {vs['baseline']} {vs['metric']} "
+                f"{number_text(vs['difference'], signed=True, accuracy=acc)} "
+                f"{interval_text(vs['difference_interval'], signed=True, accuracy=acc)}"
+            )
+        rows.append([r.ref, status, r.created[:19], summary, metrics, versus])
+    header = ["version", "status", "created", "config", "test metrics", "model - best baseline"]
+    _print_table(header, rows)
     warned = [(r.ref, w) for r in runs for w in r.warnings]
     if warned:
         print()
@@ -394,6 +421,11 @@ def _cmd_evaluate(args: argparse.Namespace, store: Store) -> int:
         return 0
     print(f"{m.ref} on its test split ({metrics.get('n_test', '?')} samples):")
     print("  " + _metric_line(m.task, metrics))
+    from zoo.summary import comparison
+
+    vs = comparison(m.metrics)
+    if vs:
+        print(f"  vs baseline (stored with the version): {vs['text']}")
     if "per_class" in metrics:
         rows = [
             [

@@ -284,6 +284,7 @@ def _evaluate_and_store(
         version = store.commit(name, folder, status="failed", error=message)
         raise TrainingError(f"{name}@{version} failed: {message}")
     metrics = plan.evaluate(history)
+    metrics.update(_compare_with_baselines(name, cfg, data, plan))
     epoch_times = history.get("epoch_time", [])
     metrics["timing"] = {
         "train_seconds": train_seconds,
@@ -302,6 +303,25 @@ def _evaluate_and_store(
 
     (folder / "card.md").write_text(model_card(name, cfg, data, metrics))
     return store.commit(name, folder), metrics
+
+
+def _compare_with_baselines(
+    name: str, cfg: TrainConfig, data: Dataset, plan: FitPlan
+) -> dict[str, Any]:
+    # Classic baselines fitted on this run's own training data and scored on its test
+    # split, bootstrap intervals, model vs best baseline (`zoo.baselines`). A data problem
+    # there (a class too rare to cross-validate, say) is recorded, not allowed to lose
+    # the trained model.
+    from zoo import baselines
+
+    model = plan.models.get("model", plan.models.get("generator"))
+    # The GAN's Fréchet monitor carries the feature space its distances are measured in.
+    features = next((c.feature_fn for c in plan.first_callbacks if hasattr(c, "feature_fn")), None)
+    try:
+        return baselines.compare_run(cfg, data, model, features=features)
+    except (ValueError, ZooError, np.linalg.LinAlgError) as err:
+        log.warning("no baselines for %s: %s", name, err)
+        return {"baselines": {"error": f"{type(err).__name__}: {err}"}}
 
 
 def _write_run(folder: Path, cfg: TrainConfig, history: History, metrics: dict) -> None:

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from zoo.errors import ZooError
+from zoo.intervals import BEATS, SAME, WORSE
+from zoo.summary import comparison
 
 from . import figures
 from .markdown import markdown_to_html
@@ -30,6 +32,7 @@ GAN_EPOCH_PANELS = 5
 GAN_GRID = 4  # a GAN panel shows GAN_GRID x GAN_GRID samples
 
 _VERDICT_CLASS = {"good fit": "good", "overfitting": "bad", "underfitting": "warn"}
+_VERDICT_WORDS = {BEATS: "good", SAME: "warn", WORSE: "bad"}
 
 
 def fmt(v: Any) -> str:
@@ -133,9 +136,65 @@ def headline(trained: Any) -> list[tuple[str, str]]:
     else:
         rows += [("Fréchet distance (final)", fmt(m.get("fid_final")))]
         rows += [("untrained / final", fmt(m.get("fid_ratio")))]
+    vs = comparison(m)
+    if vs:
+        rows.append(("vs best baseline", f"{vs['verdict']} ({vs['baseline']})"))
     if d.get("verdict"):
         rows.append(("fit", str(d["verdict"])))
     return rows
+
+
+def _ci(m: dict[str, Any], key: str) -> str:
+    # A metric with its 95 % bootstrap interval where the version stored one.
+    iv = m.get("intervals", {}).get("metrics", {}).get(key)
+    value = fmt(m.get(key))
+    return f"{value} [{fmt(iv[0])}, {fmt(iv[1])}]" if iv and value != "–" else value
+
+
+def baselines_section(m: dict[str, Any]) -> dict[str, Any]:
+    """The baselines table and the model vs best baseline line, from stored metrics.
+
+    Rows are (baseline, chosen hyper-parameters, value [95 % interval]); `versus` is the
+    comparison line, `verdict` its words and `verdict_class` their colour; `note` says how
+    the baselines were fitted and scored.
+    Empty rows for a version stored without baselines.
+
+    Example:
+        >>> s = baselines_section(zoo.load("mlp-cancer").metrics)
+        >>> [name for name, *_ in s["rows"]], s["verdict_class"] in ("good", "warn", "bad")
+        (['logistic regression', 'RBF SVC'], True)
+    """
+    base = m.get("baselines") or {}
+    records = base.get("models") or {}
+    rows = [
+        (
+            r.get("label", key),
+            ", ".join(f"{k}={fmt(v)}" for k, v in (r.get("params") or {}).items()) or "–",
+            f"{fmt(r.get('value'))} [{fmt(r['interval'][0])}, {fmt(r['interval'][1])}]"
+            if r.get("interval")
+            else fmt(r.get("value")),
+        )
+        for key, r in records.items()
+    ]
+    vs = comparison(m)
+    verdict = vs["verdict"] if vs else ""
+    note = base.get("error", "")
+    if records:
+        fit = base.get("fit_on", "")
+        note = (
+            f"Metric: {base.get('metric')}. Baselines fitted on the {fit} split(s) "
+            f"({base.get('n_fit')} samples), never on the test split, and scored on the same "
+            f"{base.get('n_test')} samples as the model; brackets: 95 % bootstrap intervals "
+            f"({m.get('intervals', {}).get('method', '')}); the difference model − best "
+            "baseline has a paired interval, and the words follow it."
+        )
+    return {
+        "rows": rows,
+        "versus": vs["text"] if vs else "",
+        "verdict": verdict,
+        "verdict_class": _VERDICT_WORDS.get(verdict, "warn"),
+        "note": note,
+    }
 
 
 def metrics_section(trained: Any, data: Any) -> dict[str, Any]:
@@ -152,11 +211,11 @@ def metrics_section(trained: Any, data: Any) -> dict[str, Any]:
     if trained.task == "classification":
         names = list(trained.class_names or m.get("per_class", {}).keys())
         rows = [
-            ("accuracy", fmt(m.get("accuracy"))),
-            ("precision (macro)", fmt(m.get("precision_macro"))),
-            ("recall (macro)", fmt(m.get("recall_macro"))),
-            ("F1 (macro)", fmt(m.get("f1_macro"))),
-            ("ROC-AUC", fmt(m.get("roc_auc"))),
+            ("accuracy", _ci(m, "accuracy")),
+            ("precision (macro)", _ci(m, "precision_macro")),
+            ("recall (macro)", _ci(m, "recall_macro")),
+            ("F1 (macro)", _ci(m, "f1_macro")),
+            ("ROC-AUC", _ci(m, "roc_auc")),
             ("test samples", fmt(m.get("n_test"))),
         ]
         per_class = [
@@ -172,15 +231,21 @@ def metrics_section(trained: Any, data: Any) -> dict[str, Any]:
                     "Confusion matrix (rows: true class, columns: predicted).",
                 )
             )
-        return {"kind": "classification", "rows": rows, "per_class": per_class, "figures": figs}
+        return {
+            "kind": "classification",
+            "rows": rows,
+            "per_class": per_class,
+            "figures": figs,
+            "baselines": baselines_section(m),
+        }
     if trained.task == "regression":
         unit = m.get("unit", "")
         compare = [
-            (label, fmt(m.get(key)), fmt(m.get(f"naive_{key}")))
+            (label, _ci(m, key), _ci(m, f"naive_{key}"))
             for key, label in (("mse", f"MSE ({unit}²)"), ("mae", f"MAE ({unit})"), ("r2", "R²"))
         ]
         rows = [
-            ("skill (1 − MSE / naive MSE)", fmt(m.get("skill"))),
+            ("skill (1 − MSE / naive MSE)", _ci(m, "skill")),
             ("beats the naive forecast", fmt(m.get("beats_naive"))),
             ("test samples", fmt(m.get("n_test"))),
         ]
@@ -192,17 +257,23 @@ def metrics_section(trained: Any, data: Any) -> dict[str, Any]:
             "Test split: forecast vs actual (left, in time order) and as a scatter (right). "
             "The naive baseline forecasts no change.",
         )
-        return {"kind": "regression", "rows": rows, "compare": compare, "figures": [fig]}
+        return {
+            "kind": "regression",
+            "rows": rows,
+            "compare": compare,
+            "figures": [fig],
+            "baselines": baselines_section(m),
+        }
     rows = [
         ("Fréchet distance, untrained generator", fmt(m.get("fid_untrained"))),
-        ("Fréchet distance, final", fmt(m.get("fid_final"))),
+        ("Fréchet distance, final", _ci(m, "fid_final")),
         ("Fréchet distance, best", fmt(m.get("fid_best"))),
         ("untrained / final (> 1: better than untrained)", fmt(m.get("fid_ratio"))),
         ("feature model", fmt(m.get("fid_feature_model"))),
         ("final discriminator loss", fmt(m.get("d_loss"))),
         ("final generator loss", fmt(m.get("g_loss"))),
     ]
-    return {"kind": "generation", "rows": rows, "figures": []}
+    return {"kind": "generation", "rows": rows, "figures": [], "baselines": baselines_section(m)}
 
 
 def curves_section(trained: Any) -> dict[str, Any]:
