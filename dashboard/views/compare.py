@@ -1,7 +1,9 @@
 """Compare page: two or more runs side by side — config diff, metrics, overlaid curves.
 
 This is where the effect of an option (L2, dropout, batch norm, ...) on overfitting
-shows: the diff table names what changed, the curves and diagnosis what it did.
+shows: the diff table names what changed, the curves and diagnosis what it did. Each
+run's metrics carry their 95 % intervals, and each run is set against its own best
+baseline (fitted on that run's training data, scored on its test split).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import streamlit as st
 
 from dashboard import charts, data, ui
 from zoo.registry import get_spec
-from zoo.summary import headline
+from zoo.summary import comparison, headline, interval_text, number_text
 
 PICK_KEY = "compare_refs"
 
@@ -82,7 +84,9 @@ def metrics_table(models: dict[str, Any]) -> pd.DataFrame:
                 "run": ref,
                 "metric": key,
                 "value": value,
+                "95 % interval": data.metric_interval(m.metrics, key, accuracy=key == "accuracy"),
                 "roc_auc": m.metrics.get("roc_auc"),
+                "roc_auc 95 %": data.metric_interval(m.metrics, "roc_auc", accuracy=True),
                 "diagnosis": diag.get("verdict", ""),
                 "best epoch": diag.get("best_epoch"),
                 "epochs run": diag.get("epochs_run")
@@ -95,6 +99,53 @@ def metrics_table(models: dict[str, Any]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def versus_table(models: dict[str, Any]) -> pd.DataFrame:
+    """Each run against its own best baseline, one row per run: the compared metric, the
+    model's value and the baseline's with 95 % intervals, model − baseline with its paired
+    interval, and the verdict ("no baseline stored" for a version trained before them).
+
+    Example:
+        >>> versus_table({"a@1": m1})  # doctest: +SKIP
+    """
+    rows = []
+    for ref, m in models.items():
+        vs = comparison(m.metrics)
+        if vs is None:
+            error = (m.metrics.get("baselines") or {}).get("error")
+            verdict = f"no baselines: {error}" if error else "no baseline stored"
+            rows.append({"run": ref, "verdict": verdict})
+            continue
+        acc = vs["metric"] == "accuracy"
+
+        def shown(value: Any, iv: Any, *, signed: bool = False, acc: bool = acc) -> str:
+            text = number_text(value, signed=signed, accuracy=acc)
+            return f"{text} {interval_text(iv, signed=signed, accuracy=acc)}".strip()
+
+        rows.append(
+            {
+                "run": ref,
+                "metric": vs["metric"],
+                "model [95 %]": shown(vs["model"], vs["model_interval"]),
+                "best baseline": vs["baseline"],
+                "baseline [95 %]": shown(vs["baseline_value"], vs["baseline_interval"]),
+                "model − baseline [paired 95 %]": shown(
+                    vs["difference"], vs["difference_interval"], signed=True
+                ),
+                "verdict": vs["verdict"],
+            }
+        )
+    columns = [
+        "run",
+        "metric",
+        "model [95 %]",
+        "best baseline",
+        "baseline [95 %]",
+        "model − baseline [paired 95 %]",
+        "verdict",
+    ]
+    return pd.DataFrame(rows, columns=columns).fillna("")
 
 
 def body() -> None:
@@ -130,9 +181,21 @@ def body() -> None:
 
     st.subheader("Test metrics and fit")
     st.dataframe(metrics_table(models), hide_index=True)
+    notes = {data.interval_note(m.metrics) for m in models.values()} - {""}
+    if notes:
+        st.caption("Brackets: " + "; ".join(sorted(notes)) + ".")
     for ref, m in models.items():
         if m.diagnosis.get("message"):
             st.caption(f"**{ref}**: {m.diagnosis['message']}")
+
+    st.subheader("Each run vs its best baseline")
+    st.dataframe(versus_table(models), hide_index=True)
+    st.caption(
+        "Each run is compared with its own best baseline, fitted on that run's training "
+        "data and scored on its test samples; the verdict follows the paired interval of "
+        "model − baseline. Overlapping intervals of two runs say nothing about run A vs "
+        "run B: that needs a paired comparison of the two runs on the same test samples."
+    )
 
     st.subheader("Curves")
     common = [

@@ -6,7 +6,17 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, ui
+from zoo import intervals
 from zoo.config import TrainConfig
+from zoo.summary import comparison
+
+# How the comparison line is shown, by the words its paired interval earned.
+_VERDICT_BOX = {
+    intervals.BEATS: st.success,
+    intervals.SAME: st.info,
+    intervals.WORSE: st.warning,
+}
+NO_BASELINE = "no baseline stored for this version (trained before baselines were added)"
 
 
 def _config(m: object) -> None:
@@ -43,6 +53,41 @@ def _architecture(m: object) -> None:
         st.dataframe(layers, hide_index=True)
 
 
+def _interval(col: object, metrics: dict, key: str, *, accuracy: bool = False) -> None:
+    # The metric's stored 95 % interval, under it (nothing for a version without one).
+    shown = data.metric_interval(metrics, key, accuracy=accuracy)
+    if shown:
+        col.caption(f"95 % interval {shown}")  # type: ignore[attr-defined]
+
+
+def _baselines(m: object) -> None:
+    """Model vs best baseline in words, then every stored baseline with its interval."""
+    metrics = m.metrics  # type: ignore[attr-defined]
+    st.markdown("**Model vs classic baselines** (same training data, same test samples)")
+    vs = comparison(metrics)
+    base = metrics.get("baselines") or {}
+    if vs is None:
+        if base.get("error"):
+            st.warning(f"No baselines for this version: {base['error']}")
+        else:
+            st.info(NO_BASELINE.capitalize())
+        return
+    _VERDICT_BOX.get(vs["verdict"], st.info)(vs["text"])
+    table = data.baselines_table(metrics)
+    if len(table):
+        st.dataframe(table, hide_index=True)
+    fit_on = base.get("fit_on", "training")
+    st.caption(
+        f"Metric: {base.get('metric', vs['metric'])}. Baselines fitted on the {fit_on} "
+        f"split(s) ({base.get('n_fit', '?')} samples), never on the test split, and scored on "
+        f"the same {base.get('n_test', '?')} samples as the model; ★ marks the best, the one "
+        "the model is compared with. The difference model − best baseline has a paired "
+        "interval (both recomputed on the same resamples); the words follow it."
+    )
+    if base.get("error"):
+        st.warning(f"Baselines: {base['error']}")
+
+
 def _classification(root: str, ref: str, m: object) -> None:
     metrics = m.metrics  # type: ignore[attr-defined]
     cols = st.columns(5)
@@ -51,7 +96,11 @@ def _classification(root: str, ref: str, m: object) -> None:
     ):
         value = metrics.get(key)
         col.metric(key.replace("_", " "), f"{value:.4f}" if value is not None else "–")
-    st.caption(f"on {metrics.get('n_test', '?')} test samples (metrics.json)")
+        _interval(col, metrics, key, accuracy=True)
+    st.caption(
+        f"on {metrics.get('n_test', '?')} test samples (metrics.json)"
+        + (f"; {data.interval_note(metrics)}" if data.interval_note(metrics) else "")
+    )
     names = list(m.class_names or [])  # type: ignore[attr-defined]
     left, right = st.columns(2)
     with left:
@@ -85,10 +134,13 @@ def _regression(root: str, ref: str, m: object) -> None:
     ):
         value = metrics.get(key)
         col.metric(label, f"{value:.4g}" if value is not None else "–")
+        _interval(col, metrics, key)
     verdict = "beats" if metrics.get("beats_naive") else "does not beat"
+    note = data.interval_note(metrics)
     st.caption(
         f"The forecaster {verdict} the naive 'no change' forecast on "
         f"{metrics.get('n_test', '?')} test weeks (skill = 1 - MSE / naive MSE)."
+        + (f" {note}." if note else "")
     )
     st.markdown("**Forecast vs truth** (test period)")
     st.altair_chart(charts.forecast(data.forecast(root, ref), unit), width="stretch")
@@ -100,9 +152,11 @@ def _generation(m: object) -> None:
     for col, key in zip(cols, ["fid_untrained", "fid_final", "fid_best", "fid_ratio"], strict=True):
         value = metrics.get(key)
         col.metric(key.replace("_", " "), f"{value:.4g}" if value is not None else "–")
+        _interval(col, metrics, key)
+    note = data.interval_note(metrics)
     st.caption(
         f"Fréchet distance in {metrics.get('fid_feature_model', 'cnn-digits')}'s feature "
-        "space; fid ratio = untrained / final (higher is better)."
+        "space; fid ratio = untrained / final (higher is better)." + (f" {note}." if note else "")
     )
     ui.links(m.ref, ["gan"])  # type: ignore[attr-defined]
 
@@ -129,6 +183,7 @@ def body() -> None:
             _regression(root, ref, m)
         else:
             _generation(m)
+        _baselines(m)
     with tab_card:
         text = data.card(root, ref)
         st.markdown(text or "_This version has no model card._")

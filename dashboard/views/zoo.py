@@ -1,4 +1,5 @@
-"""Zoo page: every entry with its versions, latest metric and status; links to its pages.
+"""Zoo page: every entry with its versions, latest metric, status and best version vs its
+best baseline; links to its pages.
 
 On an empty store it offers one-click quick training of the default zoo.
 """
@@ -39,6 +40,13 @@ def _metric(key: str, value: float | None) -> str:
     return f"{key} {value:.4g}" if value is not None else ""
 
 
+def _versus(row: dict) -> str:
+    # The best version vs its best baseline; versions trained before baselines have none.
+    if row["vs_baseline"]:
+        return data.versus_text(row["vs_baseline"])
+    return "none stored" if row["best"] else ""
+
+
 def body() -> None:
     """The Zoo page: the zoo table, unusable versions, links; quick training when empty."""
     st.title("Keras Zoo")
@@ -69,10 +77,16 @@ def body() -> None:
                 f"{r['best']} ({_metric(r['metric'], r['value'])})" if r["best"] else ""
                 for r in rows
             ],
+            "vs best baseline": [_versus(r) for r in rows],
             "problem": [r["reason"] if r["status"] != "ok" else "" for r in rows],
         }
     )
     st.dataframe(frame, hide_index=True)
+    st.caption(
+        "vs best baseline: the best version against the best classic baseline fitted on its "
+        "own training data and scored on its test samples; model − baseline with its paired "
+        "95 % bootstrap interval, and the words that interval earns."
+    )
 
     problems = [bad for r in rows for bad in r["bad_versions"]]
     if problems:

@@ -7,7 +7,36 @@ import json
 import pytest
 
 import zoo
+from zoo import intervals
 from zoo.registry import default_order
+from zoo.summary import comparison
+
+# Where the Model page shows the comparison line, by its verdict.
+BOX = {intervals.BEATS: "success", intervals.SAME: "info", intervals.WORSE: "warning"}
+
+
+def _metrics(store, name):
+    return json.loads((store / name / "1/metrics.json").read_text())
+
+
+def _strip_baselines(store, name):
+    """Make `name@1` in `store` look like a version stored before baselines: drop the keys
+    from its metrics.json and re-seal the file's manifest entry, so it stays 'ok'."""
+    from zoo.artifact import MANIFEST
+    from zoo.store import Store, sha256, write_json
+
+    folder = store / name / "1"
+    metrics = _metrics(store, name)
+    for key in ("baselines", "intervals", "vs_baseline"):
+        del metrics[key]
+    write_json(folder, "metrics.json", metrics)
+    manifest = json.loads((folder / MANIFEST).read_text())
+    path = folder / "metrics.json"
+    manifest["files"]["metrics.json"] = {"sha256": sha256(path), "bytes": path.stat().st_size}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    info = Store(store).verify(name, 1)
+    assert info.status == "ok" and "vs_baseline" not in info.metrics
+
 
 PAGES = ["zoo", "model", "curves", "explain", "gan", "compare", "train", "report"]
 
@@ -28,6 +57,13 @@ def test_zoo_page_lists_every_entry_with_status(open_page, tiny_store, frame):
     accuracy = json.loads((tiny_store / "cnn-digits/1/metrics.json").read_text())["accuracy"]
     row = table.set_index("entry").loc["cnn-digits"]
     assert row["latest metric"] == f"accuracy {accuracy:.4g}"
+    # Each entry's best version vs its best baseline: the verdict, then the difference.
+    for name in default_order():
+        vs = comparison(_metrics(tiny_store, name))
+        assert vs is not None, f"{name}@1 was trained without baselines"
+        shown = table.set_index("entry").loc[name, "vs best baseline"]
+        assert shown.startswith(vs["verdict"] + ": ")
+        assert shown.endswith(f" vs {vs['baseline']}")
     # Every entry links to its pages with its version in the query string.
     links = {(link.value, link.proto.query_string) for link in at.get("page_link")}
     for name in default_order():
@@ -52,6 +88,50 @@ def test_model_page_shows_stored_metrics(open_page, tiny_store, metric, frame, n
         assert len(per_class) == len(metrics["per_class"])
     layers = frame(at, "parameters")
     assert layers["parameters"].sum() > 0
+
+
+@pytest.mark.parametrize("name", ["mlp-cancer", "lstm-co2", "gan-digits"])
+def test_model_page_shows_intervals_and_baselines(open_page, tiny_store, frame, name):
+    from dashboard.data import metric_interval
+
+    at = open_page("model", model=f"{name}@1")
+    assert not at.exception
+    metrics = _metrics(tiny_store, name)
+    vs = comparison(metrics)
+    # The comparison line, in the box its verdict earns.
+    box = [el.value for el in getattr(at, BOX[vs["verdict"]])]
+    assert vs["text"] in box
+    # The compared metric's 95 % interval, beside the metric.
+    shown = metric_interval(metrics, vs["metric"], accuracy=vs["metric"] == "accuracy")
+    assert shown and metrics["intervals"]["metrics"][vs["metric"]]
+    captions = [el.value for el in at.caption]
+    assert f"95 % interval {shown}" in captions
+    level = f"{metrics['intervals']['level'] * 100:g} %"
+    resamples = f"{metrics['intervals']['resamples']:,} resamples"
+    assert any(level in c and resamples in c for c in captions)
+    # Every stored baseline, the best one marked.
+    table = frame(at, "baseline")
+    records = metrics["baselines"]["models"]
+    assert sorted(table["baseline"]) == sorted(r["label"] for r in records.values())
+    best = table[table["best"] != ""]
+    assert list(best["baseline"]) == [records[metrics["baselines"]["best"]]["label"]]
+
+
+def test_version_without_baselines_says_so(open_page, store_copy, frame, texts):
+    from dashboard.views.model import NO_BASELINE
+
+    _strip_baselines(store_copy, "mlp-cancer")
+    at = open_page("model", store=store_copy, model="mlp-cancer@1")
+    assert not at.exception
+    assert NO_BASELINE in texts(at).lower()
+    assert not any(el.value.startswith("95 % interval") for el in at.caption)
+    assert not any("baseline" in el.value.columns for el in at.dataframe)
+    at = open_page("zoo", store=store_copy)
+    assert not at.exception
+    column = frame(at, "vs best baseline").set_index("entry")["vs best baseline"]
+    assert column["mlp-cancer"] == "none stored"
+    other = comparison(_metrics(store_copy, "cnn-digits"))
+    assert column["cnn-digits"].startswith(other["verdict"])
 
 
 def test_curves_page_states_the_diagnosis(open_page, tiny_store, texts):
@@ -142,16 +222,32 @@ def test_gan_page_samples_fresh_samples_and_discriminator_shap(open_page, metric
     assert metric(at, "method") == "layerwise"
 
 
-def test_compare_two_runs_shows_the_differing_options(open_page, frame):
+def test_compare_two_runs_shows_the_differing_options(open_page, tiny_store, frame, texts):
+    from zoo.summary import interval_text
+
     at = open_page("compare")
-    at.multiselect(key="compare_refs").set_value(["cnn-digits@1", "gru-digits@1"]).run()
+    refs = ["cnn-digits@1", "gru-digits@1"]
+    at.multiselect(key="compare_refs").set_value(refs).run()
     assert not at.exception
     diff = frame(at, "option")
     assert {"model", "bidirectional"} <= set(diff["option"])
-    assert list(frame(at, "run")["run"]) == [
-        "cnn-digits@1",
-        "gru-digits@1",
-    ]
+    side = frame(at, "run")
+    assert list(side["run"]) == refs
+    # Intervals beside the metrics, then each run against its own best baseline.
+    versus = frame(at, "verdict").set_index("run")
+    assert list(versus.index) == refs
+    for ref in refs:
+        metrics = _metrics(tiny_store, ref.partition("@")[0])
+        iv = interval_text(metrics["intervals"]["metrics"]["accuracy"], accuracy=True)
+        assert side.set_index("run").loc[ref, "95 % interval"] == iv
+        vs = comparison(metrics)
+        row = versus.loc[ref]
+        assert row["verdict"] == vs["verdict"]
+        assert row["best baseline"] == vs["baseline"]
+        paired = interval_text(vs["difference_interval"], signed=True, accuracy=True)
+        assert row["model − baseline [paired 95 %]"].endswith(paired)
+    assert "its own best baseline" in texts(at)
+    assert "Overlapping intervals of two runs say nothing" in texts(at)
 
 
 def test_report_page_offers_the_html(open_page):
