@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import platform
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 def machine() -> str:
@@ -18,3 +25,39 @@ def machine() -> str:
     except OSError:
         pass
     return f"{platform.machine()} {cpu} cores={os.cpu_count()}".strip()
+
+
+@contextmanager
+def store_or_temporary(store: str | None, prefix: str) -> Iterator[str]:
+    """`store` when one was given, else a fresh temporary folder, removed on exit."""
+    if store is not None:
+        yield store
+        return
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def header(benchmark: str, versions: dict[str, Any]) -> dict[str, Any]:
+    """A results file's first keys: the benchmark, today's date, the machine and the
+    versions (Python's, then `__version__` of each module given by name)."""
+    return {
+        "benchmark": benchmark,
+        "date": dt.date.today().isoformat(),
+        "machine": machine(),
+        "versions": {
+            "python": platform.python_version(),
+            **{name: module.__version__ for name, module in versions.items()},
+        },
+    }
+
+
+def write_results(path: str | Path, result: dict[str, Any]) -> Path:
+    """Write `result` as indented JSON (NumPy numbers as floats) and say where."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=float) + "\n")
+    print(f"\nwrote {out}")
+    return out

@@ -30,13 +30,8 @@ store. Writes bench/results/explain_latency.json (the quick zoo; the full zoo's 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import platform
-import shutil
 import statistics
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -44,7 +39,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import machine  # bench/ is on sys.path when run as a script
+from _common import (  # bench/ is on sys.path when run as a script
+    header,
+    store_or_temporary,
+    write_results,
+)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -263,12 +262,7 @@ def main() -> None:
     import zoo
     from explain.fidelity import rank_correlation
 
-    tmp = None
-    store = args.store
-    if store is None:
-        tmp = tempfile.mkdtemp(prefix="bench-explain-")
-        store = tmp
-    try:
+    with store_or_temporary(args.store, "bench-explain-") as store:
         trained = {name: load_or_train(name, store) for name in MODELS}
         print(f"n={args.n} samples per call, background={BACKGROUND}, repeats={args.repeats}")
 
@@ -285,9 +279,6 @@ def main() -> None:
                     k: rank_correlation(np.asarray(v).reshape(ref.shape), ref)
                     for k, v in fam[name].pop("values").items()
                 }
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
 
     ours = "explain.explain (auto, warm)"
     ratios = {
@@ -348,16 +339,9 @@ def main() -> None:
         print(f"goal: {g['goal']}: {'met' if g['met'] else 'NOT met'}")
 
     result = {
-        "benchmark": "explain_latency",
-        "date": dt.date.today().isoformat(),
-        "machine": machine(),
-        "versions": {
-            "python": platform.python_version(),
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-            "shap": shap.__version__,
-            "keras-zoo": zoo.__version__,
-        },
+        **header(
+            "explain_latency", {"tensorflow": tf, "keras": keras, "shap": shap, "keras-zoo": zoo}
+        ),
         "settings": {
             "samples_per_call": args.n,
             "background": f"{BACKGROUND} training samples, seeded draw, same for every method",
@@ -371,10 +355,7 @@ def main() -> None:
         "ratios": ratios,
         "goals": goals,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=float) + "\n")
-    print(f"\nwrote {out}")
+    write_results(args.out, result)
 
 
 if __name__ == "__main__":

@@ -42,12 +42,7 @@ Takes about 20 minutes on 2 CPU cores with the defaults, almost all of it the re
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import platform
-import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -55,7 +50,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import machine  # bench/ is on sys.path when run as a script
+from _common import (  # bench/ is on sys.path when run as a script
+    header,
+    store_or_temporary,
+    write_results,
+)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -305,17 +304,10 @@ def measure(
     print("times (s):", {k: round(v, 1) for k, v in times.items()})
 
     result = {
-        "benchmark": "shapley_reference",
-        "date": dt.date.today().isoformat(),
-        "machine": machine(),
-        "versions": {
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-            "shap": shap.__version__,
-            "keras-zoo": zoo.__version__,
-        },
+        **header(
+            "shapley_reference",
+            {"numpy": np, "tensorflow": tf, "keras": keras, "shap": shap, "keras-zoo": zoo},
+        ),
         "settings": {
             "model": m.ref,
             "store": args.store or "temporary, cnn-digits trained with its full defaults",
@@ -382,20 +374,9 @@ def main() -> None:
 
     warnings.simplefilter("ignore")  # shap's and TensorFlow's deprecation chatter
     t_start = time.perf_counter()
-    tmp = None
-    store = args.store
-    if store is None:
-        tmp = tempfile.mkdtemp(prefix="bench-shapref-")
-        store = tmp
-    try:
+    with store_or_temporary(args.store, "bench-shapref-") as store:
         result, arrays = measure(load_or_train(store), args, t_start)
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=float) + "\n")
-    print(f"\nwrote {out}")
+    write_results(args.out, result)
     if args.save_npz:
         np.savez(args.save_npz, **arrays)
         print(f"wrote {args.save_npz}")

@@ -115,6 +115,12 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
     p.add_argument("--quick", action="store_true", help="the entries' quick settings")
     p.add_argument("--config", type=Path, help="TOML file of options (flags win over it)")
     p.add_argument("--verbose", action="store_true", help="Keras' own progress bar")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start over: drop the backup of a killed run of the same config (by default "
+        "it resumes from its last completed epoch)",
+    )
     _add_train_options(p)
     p.set_defaults(run=_cmd_train)
 
@@ -321,6 +327,7 @@ def _cmd_train(args: argparse.Namespace, store: Store) -> int:
             config=cfg,
             progress=None if args.verbose else _print_progress(prefix),
             verbose=2 if args.verbose else 0,
+            fresh=args.fresh,
         )
         print(
             f"\r{prefix}stored {run.ref} in {time.perf_counter() - t0:.1f}s: "

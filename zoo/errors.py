@@ -1,7 +1,7 @@
 """The errors a user of the zoo can meet.
 
 Every message says what was wrong, what was expected and how to fix it, so that the
-CLI and the dashboard can show it as-is instead of a traceback.
+CLI and the web UI can show it as-is instead of a traceback.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Test metrics per task and the overfitting diagnosis of a training history.
 
-Pure numpy / scikit-learn: no TensorFlow here, so the dashboard and reports can
+Pure numpy / scikit-learn: no TensorFlow here, so the layers above (web UI, reports) can
 recompute any figure from stored predictions and histories.
 """
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from zoo.errors import DataError
 
+from ..explainers import ExplanationInfo
 from ._base import (
     CMAP,
     check_index,
@@ -34,6 +35,27 @@ from ._base import (
     with_unit,
     zoo_meta,
 )
+
+
+def _sample(
+    e: Any, index: int, needs: tuple[str, str, str] | None = None, advice: str = ""
+) -> tuple[ExplanationInfo | None, str, int, list[str]]:
+    """What every per-sample plot reads first: the zoo info, the input kind, sample
+    ``index`` checked against the batch, and the output names.
+
+    ``needs=(kind, plot, layout)``: a DataError unless the inputs are of that kind,
+    naming the plot and the values' layout and ending with ``advice``.
+    """
+    meta = zoo_meta(e)
+    kind = input_kind(e, meta)
+    if needs is not None and kind != needs[0]:
+        wanted, plot, layout = needs
+        raise DataError(
+            f"{plot} needs {wanted} explanations{layout}; got values of shape "
+            f"{np.shape(e.values)}; {advice}"
+        )
+    return meta, kind, check_index(e, index), output_names(e, meta)
+
 
 # --------------------------------------------------------------------------- images
 
@@ -64,14 +86,12 @@ def image(
         >>> len(plots.image(e, index=0, classes=["3", 8]).axes)
         4
     """
-    meta = zoo_meta(e)
-    if input_kind(e, meta) != "image":
-        raise DataError(
-            f"plots.image needs image explanations (n, H, W, C, K); got values of shape "
-            f"{np.shape(e.values)}; use plots.sequence_heatmap or plots.waterfall instead"
-        )
-    i = check_index(e, index)
-    names = output_names(e, meta)
+    meta, _, i, names = _sample(
+        e,
+        index,
+        needs=("image", "plots.image", " (n, H, W, C, K)"),
+        advice="use plots.sequence_heatmap or plots.waterfall instead",
+    )
     values = np.asarray(e.values)[i]  # (H, W, C, K)
     if classes is None:
         order: list[int] = [default_output(meta, names, i)]
@@ -133,13 +153,12 @@ def gan_sample(e: Any, index: int = 0, label: str | None = None) -> Any:
         >>> len(fig.axes), fig.axes[0].get_title(), "real score" in fig.axes[1].get_title()
         (3, 'generated #1', True)
     """
-    meta = zoo_meta(e)
-    if input_kind(e, meta) != "image":
-        raise DataError(
-            f"plots.gan_sample needs image explanations; got values of shape "
-            f"{np.shape(e.values)}; explain the GAN with explain.explain(gan, x)"
-        )
-    i = check_index(e, index)
+    meta, _, i, _ = _sample(
+        e,
+        index,
+        needs=("image", "plots.gan_sample", ""),
+        advice="explain the GAN with explain.explain(gan, x)",
+    )
     attr = np.asarray(e.values)[i].sum(axis=2)[..., 0]
     data = np.asarray(e.data)[i] if e.data is not None else np.zeros(attr.shape)
     vmax = symmetric_limit(attr)
@@ -185,14 +204,12 @@ def sequence_heatmap(
         >>> len(fig.axes), fig.axes[0].get_title()
         (3, 'test #1: forecast = ... (base ...)')
     """
-    meta = zoo_meta(e)
-    if input_kind(e, meta) != "sequence":
-        raise DataError(
-            f"plots.sequence_heatmap needs sequence explanations (n, T, F, K); got values of "
-            f"shape {np.shape(e.values)}; use plots.image or plots.waterfall instead"
-        )
-    i = check_index(e, index)
-    names = output_names(e, meta)
+    meta, _, i, names = _sample(
+        e,
+        index,
+        needs=("sequence", "plots.sequence_heatmap", " (n, T, F, K)"),
+        advice="use plots.image or plots.waterfall instead",
+    )
     k = default_output(meta, names, i) if output is None else resolve_output(names, output)
     attr = np.asarray(e.values)[i, ..., k]  # (T, F)
     shown = shown_data(e)
@@ -274,10 +291,7 @@ def waterfall(
         >>> plots.waterfall(e, index=3, label="test #3").axes[0].get_title()
         'test #3: contributions to benign'
     """
-    meta = zoo_meta(e)
-    kind = input_kind(e, meta)
-    i = check_index(e, index)
-    names = output_names(e, meta)
+    meta, kind, i, names = _sample(e, index)
     k = default_output(meta, names, i) if output is None else resolve_output(names, output)
     if max_display < 2:
         raise DataError(f"max_display={max_display}; expected at least 2")

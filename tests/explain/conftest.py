@@ -6,6 +6,7 @@ every default entry was trained for real on a slice of its data.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,22 @@ import pytest
 def load_model(trained: Callable[[str], Any]) -> Callable[[str], Any]:
     """`load_model("cnn-digits")` -> the tiny store's `TrainedModel`."""
     return trained
+
+
+@pytest.fixture(scope="session")
+def modules_loaded_by() -> Callable[[str, tuple[str, ...]], list[str]]:
+    """`modules_loaded_by("import explain", ("keras", "shap"))`: which of those modules a
+    fresh interpreter holds after running the code (the run itself must succeed)."""
+    import subprocess
+    import sys
+
+    def loaded(code: str, modules: tuple[str, ...]) -> list[str]:
+        probe = f"{code}\nimport sys; print([m for m in {modules!r} if m in sys.modules])"
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+        assert out.returncode == 0, out.stdout + out.stderr
+        return ast.literal_eval(out.stdout.strip().splitlines()[-1])
+
+    return loaded
 
 
 @pytest.fixture(scope="session")

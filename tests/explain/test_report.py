@@ -187,15 +187,25 @@ def _spy_figures(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     return seen
 
 
+def _explanations_of(
+    trained: Callable[[str], Any], monkeypatch: pytest.MonkeyPatch, name: str
+) -> tuple[Any, Any, dict[str, Any], list[list[str]]]:
+    """`name`'s model, its data, its report's explanations section (2 samples) and the
+    texts of every figure that section drew (see `_spy_figures`)."""
+    from explain.reporting import explanations
+
+    figures = _spy_figures(monkeypatch)
+    m = trained(name)
+    d = m.dataset()
+    return m, d, explanations.explanations_section(m, d, 2, "auto"), figures
+
+
 def test_tabular_report_shows_raw_feature_values(
     trained: Callable[[str], Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from explain.reporting import explanations, sections
+    from explain.reporting import sections
 
-    figures = _spy_figures(monkeypatch)
-    m = trained("mlp-cancer")
-    d = m.dataset()
-    section = explanations.explanations_section(m, d, 2, "auto")
+    m, d, section, figures = _explanations_of(trained, monkeypatch, "mlp-cancer")
     assert "raw measurements" in section["intro"]
     assert len(figures) == len(section["cards"]) == 2
     for card, texts in zip(section["cards"], figures, strict=True):
@@ -215,12 +225,7 @@ def test_tabular_report_shows_raw_feature_values(
 def test_forecaster_report_explains_in_ppm(
     trained: Callable[[str], Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from explain.reporting import explanations
-
-    figures = _spy_figures(monkeypatch)
-    m = trained("lstm-co2")
-    d = m.dataset()
-    section = explanations.explanations_section(m, d, 2, "auto")
+    m, d, section, figures = _explanations_of(trained, monkeypatch, "lstm-co2")
     assert "in ppm" in section["intro"]
     for card, texts in zip(section["cards"], figures, strict=True):
         facts = dict(card["facts"])
@@ -321,17 +326,12 @@ def test_explain_report_is_a_plain_function_that_writes_atomically(
         explain.report(m, out=tmp_path / "x.html", sample=1)  # a misspelt option fails
 
 
-def test_explain_report_imports_the_report_only_when_called() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, explain; assert callable(explain.report); "
-        "loaded = [m for m in ('explain.reporting', 'jinja2', 'matplotlib', 'markdown_it') "
-        "if m in sys.modules]; print(loaded); assert not loaded"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stdout + out.stderr
+def test_explain_report_imports_the_report_only_when_called(
+    modules_loaded_by: Callable[[str, tuple[str, ...]], list[str]],
+) -> None:
+    report_modules = ("explain.reporting", "jinja2", "matplotlib", "markdown_it")
+    code = "import explain; assert callable(explain.report)"
+    assert modules_loaded_by(code, report_modules) == []
 
 
 def test_bad_arguments_say_what_to_pass(trained: Callable[[str], Any]) -> None:

@@ -13,15 +13,25 @@ import pytest
 import zoo
 from zoo.evaluation import OVERFIT_RISE, diagnose
 
+
+def _diagnosed(tmp_path, verdict, name, **options):
+    """Train `name` into `tmp_path` with `options`: the run and its diagnosis, which must
+    be `verdict` (else the test fails with the diagnosis's message)."""
+    run = zoo.train(name, store=tmp_path, **options)
+    d = run.metrics["diagnosis"]
+    assert d["verdict"] == verdict, d["message"]
+    return run, d
+
+
 # --- real runs: overfitting -----------------------------------------------------------
 
 
 def test_overfitting_when_the_validation_loss_rises(tmp_path, overfit_mlp):
     # the overfitting setup, many epochs, no early stopping: validation loss bottoms out at
     # epoch ~3 and then climbs while training loss goes to ~0.
-    run = zoo.train("mlp-cancer", store=tmp_path, epochs=20, early_stopping=0, **overfit_mlp)
-    d = run.metrics["diagnosis"]
-    assert d["verdict"] == "overfitting", d["message"]
+    _, d = _diagnosed(
+        tmp_path, "overfitting", "mlp-cancer", epochs=20, early_stopping=0, **overfit_mlp
+    )
     assert d["overfit_from"] == d["best_epoch"] + 1 and d["best_epoch"] <= 10
     assert d["val_rise_after_best"] > 1.0  # more than doubled
     assert d["final_train_loss"] < 1e-3 and d["gap_at_end"] > 0.1
@@ -36,9 +46,10 @@ def test_overfitting_when_the_validation_loss_plateaus_far_above_a_zero_training
     # The same recipe on images: 60 digits, no dropout / batch norm / augmentation / L2.
     # The validation loss never rises (it flattens) but sits hundreds of times above a
     # training loss near zero, and training accuracy is 100% against ~88% on validation.
-    run = zoo.train(
+    _, d = _diagnosed(
+        tmp_path,
+        "overfitting",
         "cnn-digits",
-        store=tmp_path,
         max_train_samples=60,
         dropout=0.0,
         l2=0.0,
@@ -49,8 +60,6 @@ def test_overfitting_when_the_validation_loss_plateaus_far_above_a_zero_training
         early_stopping=0,
         batch_size=16,
     )
-    d = run.metrics["diagnosis"]
-    assert d["verdict"] == "overfitting", d["message"]
     assert d["val_rise_after_best"] < OVERFIT_RISE  # the rise rule alone would miss it
     assert d["final_train_loss"] < 0.01 and d["final_val_loss"] > 0.2
     assert d["accuracy_gap"] > 0.05
@@ -62,33 +71,33 @@ def test_overfitting_when_the_validation_loss_plateaus_far_above_a_zero_training
 
 
 def test_underfitting_with_a_learning_rate_far_too_small(tmp_path):
-    run = zoo.train("mlp-cancer", store=tmp_path, learning_rate=1e-6, epochs=5, early_stopping=0)
-    d = run.metrics["diagnosis"]
-    assert d["verdict"] == "underfitting", d["message"]
+    _, d = _diagnosed(
+        tmp_path, "underfitting", "mlp-cancer", learning_rate=1e-6, epochs=5, early_stopping=0
+    )
     assert "learning rate is far too small" in d["message"]
 
 
 def test_underfitting_of_a_forecaster_with_a_learning_rate_far_too_small(tmp_path):
     # No accuracy to read: the training loss that does not move is the evidence.
-    run = zoo.train(
+    _, d = _diagnosed(
+        tmp_path,
+        "underfitting",
         "lstm-co2",
-        store=tmp_path,
         learning_rate=1e-6,
         epochs=3,
         early_stopping=0,
         units=8,
         max_train_samples=300,
     )
-    d = run.metrics["diagnosis"]
-    assert d["verdict"] == "underfitting", d["message"]
     assert "training loss barely moved" in d["message"] and "learning rate" in d["message"]
 
 
 def test_underfitting_with_a_model_too_small_for_the_task(tmp_path):
     # A recurrent state of one unit cannot tell ten digits apart.
-    run = zoo.train(
+    run, d = _diagnosed(
+        tmp_path,
+        "underfitting",
         "gru-digits",
-        store=tmp_path,
         units=1,
         dense_units=(2,),
         bidirectional=False,
@@ -97,8 +106,6 @@ def test_underfitting_with_a_model_too_small_for_the_task(tmp_path):
         early_stopping=0,
         max_train_samples=500,
     )
-    d = run.metrics["diagnosis"]
-    assert d["verdict"] == "underfitting", d["message"]
     assert max(run.history["accuracy"]) < 0.5
     assert "training accuracy never exceeded" in d["message"]
 
@@ -111,9 +118,7 @@ def test_good_fit_still_improving_for_mlp_cancer_at_its_defaults(tmp_path):
     # Defaults: L2 1e-2, early stopping with patience 20 that keeps the best weights, 100
     # epochs. Train and validation loss stay together; the validation loss still falls a
     # little at the end, so early stopping never fires and the best epoch is the last.
-    run = zoo.train("mlp-cancer", store=tmp_path)
-    d = run.metrics["diagnosis"]
-    assert d["verdict"] == "good fit", d["message"]
+    run, d = _diagnosed(tmp_path, "good fit", "mlp-cancer")
     assert d["still_improving"] and d["message"].startswith("good fit, still improving")
     assert abs(d["gap_at_best"]) < 0.05 and abs(d["accuracy_gap"]) < 0.03
     assert d["restored_epoch"] == d["best_epoch"] == d["stored_epoch"] == d["epochs_run"]
@@ -129,9 +134,7 @@ def test_good_fit_when_early_stopping_restores_the_best_weights(tmp_path):
     # its validation loss sits below the training loss (dropout and augmentation raise
     # the latter) and wanders within its noise after the best epoch. Early stopping
     # fires; the stored weights are the best epoch's, and the text says so.
-    run = zoo.train("cnn-digits", store=tmp_path, quick=True)
-    d = run.metrics["diagnosis"]
-    assert d["verdict"] == "good fit", d["message"]
+    run, d = _diagnosed(tmp_path, "good fit", "cnn-digits", quick=True)
     assert d["early_stopped"] and d["restored_epoch"] == d["best_epoch"] == d["stored_epoch"]
     assert d["restored_epoch"] < d["epochs_run"]
     assert f"the model you load is from epoch {d['restored_epoch']}" in d["message"]

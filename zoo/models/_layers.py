@@ -98,17 +98,22 @@ def dense_block(
     return x
 
 
-def dense_head(
+def head(
     x: Any,
+    n_outputs: int,
+    output_activation: str,
     dense_units: tuple[int, ...],
-    *,
     activation: str,
     l1: float,
     l2: float,
     dropout: float,
     batch_norm: bool,
 ) -> Any:
-    """One `dense_block` per entry of `dense_units`, named dense0, dense1, ..."""
+    """The top every supervised builder ends with, on tensor `x`: one `dense_block` per
+    entry of `dense_units` (dense0, dense1, ...), then the prediction layer ("output":
+    `n_outputs` softmax / sigmoid / linear units)."""
+    from keras import layers
+
     for i, units in enumerate(dense_units):
         x = dense_block(
             x,
@@ -120,13 +125,7 @@ def dense_head(
             batch_norm=batch_norm,
             name=f"dense{i}",
         )
-    return x
-
-
-def output_layer(x: Any, n_outputs: int, activation: str, l1: float, l2: float) -> Any:
-    """The prediction head: softmax / sigmoid / linear units."""
-    from keras import layers
-
+    reg = regularizer(l1, l2)
     return layers.Dense(
-        n_outputs, activation=activation, kernel_regularizer=regularizer(l1, l2), name="output"
+        n_outputs, activation=output_activation, kernel_regularizer=reg, name="output"
     )(x)

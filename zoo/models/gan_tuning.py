@@ -27,7 +27,7 @@ DEFAULTS: dict[str, Any] = {
     # price is batch-level callbacks and the progress bar firing every 8 steps.
     "steps_per_execution": 8,
 }
-# For smoke runs and the dashboard's "train now": still >= 5x in every tuning run.
+# For smoke runs and the web UI's "train now": still >= 5x in every tuning run.
 QUICK: dict[str, Any] = {**DEFAULTS, "epochs": 10}
 
 # The discriminator is as many times wider than the generator's last block as in the

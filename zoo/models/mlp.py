@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from zoo.models._layers import dense_head, head_options, output_layer
+from zoo.models._layers import head, head_options
 
 if TYPE_CHECKING:
     from zoo.config import TrainConfig
@@ -33,10 +33,9 @@ def build_mlp(
 
     inputs = keras.Input(shape=input_shape, name="features")
     x = inputs
-    x = dense_head(
-        x, dense_units, activation=activation, l1=l1, l2=l2, dropout=dropout, batch_norm=batch_norm
+    outputs = head(
+        x, n_outputs, output_activation, dense_units, activation, l1, l2, dropout, batch_norm
     )
-    outputs = output_layer(x, n_outputs, output_activation, l1, l2)
     return keras.Model(inputs, outputs, name="mlp")
 
 

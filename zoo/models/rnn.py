@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from zoo.models._layers import config_args, dense_head, head_options, output_layer, regularizer
+from zoo.models._layers import config_args, head, head_options, regularizer
 
 if TYPE_CHECKING:
     from zoo.config import TrainConfig
@@ -58,10 +58,9 @@ def build_rnn(
         x = layers.Bidirectional(rnn, name=f"bi{cell}{i}")(x) if bidirectional else rnn(x)
     if batch_norm:
         x = layers.BatchNormalization(name="rnn_bn")(x)
-    x = dense_head(
-        x, dense_units, activation=activation, l1=l1, l2=l2, dropout=dropout, batch_norm=batch_norm
+    outputs = head(
+        x, n_outputs, output_activation, dense_units, activation, l1, l2, dropout, batch_norm
     )
-    outputs = output_layer(x, n_outputs, output_activation, l1, l2)
     return keras.Model(inputs, outputs, name=f"{'bi' if bidirectional else ''}{cell}")
 
 
