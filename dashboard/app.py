@@ -35,7 +35,9 @@ pages = [
     else st.Page(file, title=title, icon=icon, url_path=url)
     for key, (file, title, icon, url) in PAGES.items()
 ]
-# Explainers of every entry's newest version are built in the background from the
-# first page view on (once per server), so the first Explain click finds them ready.
-data.warm_store(data.store_root())
 st.navigation(pages).run()
+# Explainers of every entry's newest version are built in the background once the first
+# page is drawn (once per server), so the first Explain click finds them ready. Queued
+# after the page, not before: tracing holds the GIL, and on 2 cores a warm-up started
+# first made the first page 1.5-2.5 s slower (bench/dashboard.py, 2026-11-26).
+data.warm_store(data.store_root())

@@ -410,6 +410,9 @@ class _Warmups:
         self.lock = threading.Lock()
         self.futures: dict[tuple[str, str], Future[bool]] = {}
         self.stores: set[str] = set()  # stores whose entries warm_store queued
+        # One thread for the server-start warm-ups: at most one core traces in the
+        # background while people use the pages.
+        self.store_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zoo-warm-all")
         self.pool = ThreadPoolExecutor(max_workers=WARM_WORKERS, thread_name_prefix="zoo-warm")
 
 
@@ -497,7 +500,7 @@ def warm_store(root: str) -> list[str]:
     with reg.lock:
         for ref in newest.values():
             if (root, ref) not in reg.futures:
-                reg.futures[(root, ref)] = reg.pool.submit(_warm_ref, root, ref)
+                reg.futures[(root, ref)] = reg.store_pool.submit(_warm_ref, root, ref)
                 queued.append(ref)
     return queued
 
