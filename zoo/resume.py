@@ -1,0 +1,157 @@
+"""Resuming a killed training: an atomic per-epoch backup of one run, keyed by its config.
+
+The backup (weights, optimizer, history, callback state) lives in
+`<store>/.resume/<name>-<config hash>/`; `zoo.training` writes it after every epoch and
+reads it when the same config is trained into the same store again.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo._tf import keras as _keras
+from zoo.config import TrainConfig
+from zoo.store import Store
+
+log = logging.getLogger("zoo")
+
+
+def resume_dir(store: Store, cfg: TrainConfig) -> Path:
+    """Where a run of `cfg` backs itself up while it trains: `<store>/.resume/<name>-<hash>`.
+
+    The hash covers the whole config, so a run never resumes one with other settings.
+
+    Example:
+        >>> cfg = TrainConfig.for_model("mlp-cancer", epochs=3)
+        >>> path = resume_dir(Store("/tmp/zoo"), cfg)
+        >>> path.parent.name, path.name.startswith("mlp-cancer-")
+        ('.resume', True)
+        >>> path == resume_dir(Store("/tmp/zoo"), TrainConfig.for_model("mlp-cancer", epochs=4))
+        False
+    """
+    text = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
+    return (
+        store.root / RESUME_FOLDER / f"{cfg.model}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+    )
+
+
+RESUME_FOLDER = ".resume"
+
+
+_CALLBACK_STATE = ("wait", "best", "best_epoch", "stopped_epoch", "cooldown_counter")
+_STATE_FILE = "state.json"
+
+
+@functools.cache
+def _resume_class() -> type:
+    # Like keras.callbacks.BackupAndRestore (model and optimizer weights, epoch), plus
+    # the history and the other callbacks' state, and written so that `kill -9` at any
+    # moment leaves the previous backup or the new one, never a mix: each epoch's files
+    # get new names, and `state.json`, which names them, is replaced atomically last.
+    callback: Any = _keras().callbacks.Callback
+
+    class Resume(callback):
+        def __init__(self, folder: Path, name: str, history: Any, others: list[Any]) -> None:
+            super().__init__()
+            self.folder, self.name, self.history, self.others = folder, name, history, others
+
+        def on_train_begin(self, logs: Any = None) -> None:
+            try:
+                state = json.loads((self.folder / _STATE_FILE).read_text())
+                epoch, done = int(state["epoch"]), bool(state["done"])
+                weights, best_file = self.folder / state["weights"], state["best_weights"]
+                rows, saved = list(state["history"]), list(state["callbacks"])
+            except FileNotFoundError:
+                return
+            except (OSError, ValueError, KeyError, TypeError) as err:
+                # Nothing was loaded yet: starting over is safe.
+                log.warning("ignoring the unreadable backup in %s: %r", self.folder, err)
+                return
+            log.warning("resuming %s from epoch %d (backup in %s)", self.name, epoch, self.folder)
+            try:
+                if self.model.optimizer is not None and not self.model.optimizer.built:
+                    self.model.optimizer.build(self.model.trainable_variables)
+                self.model.load_weights(weights)
+                best = np.load(self.folder / best_file) if best_file else {}
+                for i, (cb, values) in enumerate(zip(self.others, saved, strict=True)):
+                    for key, value in values.items():
+                        setattr(cb, key, value)
+                    arrays = [best[f"{i}_{j}"] for j in range(len(best)) if f"{i}_{j}" in best]
+                    if arrays:
+                        cb.best_weights = arrays
+            except (OSError, ValueError, KeyError, TypeError) as err:
+                from zoo.training import TrainingError  # (training imports this module)
+
+                raise TrainingError(
+                    f"cannot resume {self.name} from the backup in {self.folder} ({err}); "
+                    "train with --fresh (fresh=True) to start over"
+                ) from None
+            self.history.rows = rows
+            self.history.write_csv()  # the new staging folder has no CSV yet
+            # Read by Model.fit after on_train_begin (as BackupAndRestore does); a run
+            # that had finished (or stopped early) trains no further epoch.
+            self.model._initial_epoch = self.params["epochs"] if done else epoch
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            done = epoch + 1 >= self.params["epochs"] or bool(self.model.stop_training)
+            weights = f"epoch-{epoch + 1}.weights.h5"
+            self.model.save_weights(self.folder / weights, overwrite=True)
+            _fsync(self.folder / weights)
+            best: dict[str, np.ndarray] = {}
+            states = []
+            for i, cb in enumerate(self.others):
+                states.append(
+                    {k: _plain(getattr(cb, k)) for k in _CALLBACK_STATE if hasattr(cb, k)}
+                )
+                for j, array in enumerate(getattr(cb, "best_weights", None) or []):
+                    best[f"{i}_{j}"] = np.asarray(array)
+            best_file = f"epoch-{epoch + 1}.best.npz" if best else None
+            if best_file:
+                with open(self.folder / best_file, "wb") as f:
+                    np.savez(f, **best)  # type: ignore[arg-type]
+                    f.flush()
+                    os.fsync(f.fileno())
+            state = {
+                "epoch": epoch + 1,
+                "done": done,
+                "weights": weights,
+                "best_weights": best_file,
+                "history": self.history.rows,
+                "callbacks": states,
+            }
+            tmp = self.folder / f".{_STATE_FILE}.tmp"
+            with open(tmp, "w") as f:
+                f.write(json.dumps(state))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.folder / _STATE_FILE)
+            _fsync(self.folder)
+            for old in self.folder.glob("epoch-*"):
+                if old.name not in (weights, best_file):
+                    old.unlink(missing_ok=True)
+
+    return Resume
+
+
+def _plain(value: Any) -> Any:
+    # A callback's state as JSON: NumPy / tensor scalars become numbers (inf stays inf).
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return np.asarray(value).item()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
