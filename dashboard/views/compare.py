@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, ui
+from dashboard import baseline_text, charts, data, ui
 from zoo.registry import get_spec
 from zoo.summary import comparison, headline, interval_text, number_text
 
@@ -84,9 +84,11 @@ def metrics_table(models: dict[str, Any]) -> pd.DataFrame:
                 "run": ref,
                 "metric": key,
                 "value": value,
-                "95 % interval": data.metric_interval(m.metrics, key, accuracy=key == "accuracy"),
+                "95 % interval": baseline_text.metric_interval(
+                    m.metrics, key, accuracy=key == "accuracy"
+                ),
                 "roc_auc": m.metrics.get("roc_auc"),
-                "roc_auc 95 %": data.metric_interval(m.metrics, "roc_auc", accuracy=True),
+                "roc_auc 95 %": baseline_text.metric_interval(m.metrics, "roc_auc", accuracy=True),
                 "diagnosis": diag.get("verdict", ""),
                 "best epoch": diag.get("best_epoch"),
                 "epochs run": diag.get("epochs_run")
@@ -181,7 +183,7 @@ def body() -> None:
 
     st.subheader("Test metrics and fit")
     st.dataframe(metrics_table(models), hide_index=True)
-    notes = {data.interval_note(m.metrics) for m in models.values()} - {""}
+    notes = {baseline_text.interval_note(m.metrics) for m in models.values()} - {""}
     if notes:
         st.caption("Brackets: " + "; ".join(sorted(notes)) + ".")
     for ref, m in models.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, ui
+from dashboard import baseline_text, charts, data, ui
 from zoo import intervals
 from zoo.config import TrainConfig
 from zoo.summary import comparison
@@ -55,7 +55,7 @@ def _architecture(m: object) -> None:
 
 def _interval(col: object, metrics: dict, key: str, *, accuracy: bool = False) -> None:
     # The metric's stored 95 % interval, under it (nothing for a version without one).
-    shown = data.metric_interval(metrics, key, accuracy=accuracy)
+    shown = baseline_text.metric_interval(metrics, key, accuracy=accuracy)
     if shown:
         col.caption(f"95 % interval {shown}")  # type: ignore[attr-defined]
 
@@ -73,7 +73,7 @@ def _baselines(m: object) -> None:
             st.info(NO_BASELINE.capitalize())
         return
     _VERDICT_BOX.get(vs["verdict"], st.info)(vs["text"])
-    table = data.baselines_table(metrics)
+    table = baseline_text.baselines_table(metrics)
     if len(table):
         st.dataframe(table, hide_index=True)
     fit_on = base.get("fit_on", "training")
@@ -99,7 +99,7 @@ def _classification(root: str, ref: str, m: object) -> None:
         _interval(col, metrics, key, accuracy=True)
     st.caption(
         f"on {metrics.get('n_test', '?')} test samples (metrics.json)"
-        + (f"; {data.interval_note(metrics)}" if data.interval_note(metrics) else "")
+        + (f"; {note}" if (note := baseline_text.interval_note(metrics)) else "")
     )
     names = list(m.class_names or [])  # type: ignore[attr-defined]
     left, right = st.columns(2)
@@ -136,7 +136,7 @@ def _regression(root: str, ref: str, m: object) -> None:
         col.metric(label, f"{value:.4g}" if value is not None else "–")
         _interval(col, metrics, key)
     verdict = "beats" if metrics.get("beats_naive") else "does not beat"
-    note = data.interval_note(metrics)
+    note = baseline_text.interval_note(metrics)
     st.caption(
         f"The forecaster {verdict} the naive 'no change' forecast on "
         f"{metrics.get('n_test', '?')} test weeks (skill = 1 - MSE / naive MSE)."
@@ -153,7 +153,7 @@ def _generation(m: object) -> None:
         value = metrics.get(key)
         col.metric(key.replace("_", " "), f"{value:.4g}" if value is not None else "–")
         _interval(col, metrics, key)
-    note = data.interval_note(metrics)
+    note = baseline_text.interval_note(metrics)
     st.caption(
         f"Fréchet distance in {metrics.get('fid_feature_model', 'cnn-digits')}'s feature "
         "space; fid ratio = untrained / final (higher is better)." + (f" {note}." if note else "")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, ui
+from dashboard import baseline_text, data, ui
 from zoo.registry import default_order, get_spec
 from zoo.store import Store
 
@@ -43,7 +43,7 @@ def _metric(key: str, value: float | None) -> str:
 def _versus(row: dict) -> str:
     # The best version vs its best baseline; versions trained before baselines have none.
     if row["vs_baseline"]:
-        return data.versus_text(row["vs_baseline"])
+        return baseline_text.versus_text(row["vs_baseline"])
     return "none stored" if row["best"] else ""
 
 

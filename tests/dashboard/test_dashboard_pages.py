@@ -92,7 +92,7 @@ def test_model_page_shows_stored_metrics(open_page, tiny_store, metric, frame, n
 
 @pytest.mark.parametrize("name", ["mlp-cancer", "lstm-co2", "gan-digits"])
 def test_model_page_shows_intervals_and_baselines(open_page, tiny_store, frame, name):
-    from dashboard.data import metric_interval
+    from dashboard.baseline_text import metric_interval
 
     at = open_page("model", model=f"{name}@1")
     assert not at.exception
