@@ -262,9 +262,22 @@ def test_staging_of_a_killed_process_goes_on_the_next_start_a_live_ones_stays(tm
 def test_a_recycled_process_id_does_not_keep_a_folder():
     pid = os.getpid()
     start = staging.start_ticks(pid)
-    if not start:
-        pytest.skip("no /proc: start times are unknown here")
-    assert staging.alive(pid, start) and not staging.alive(pid, start + 1)
+    # Linux (CI, the supported platform) has /proc: the start time is known.
+    assert start > 0 or not Path("/proc/self/stat").exists()
+    if start:
+        assert staging.alive(pid, start) and not staging.alive(pid, start + 1)
+
+
+def test_an_unknown_start_time_falls_back_to_the_process_id(monkeypatch):
+    # Where /proc is missing (start 0 in the folder name, or unreadable now), only the
+    # process id decides: a live id keeps its folder, a gone one does not.
+    pid = os.getpid()
+    assert staging.alive(pid, 0)
+    monkeypatch.setattr(staging, "start_ticks", lambda _pid: 0)
+    assert staging.alive(pid, 12345)  # cannot tell it was recycled: keep
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert not staging.alive(gone.pid, 0) and not staging.alive(0) and not staging.alive(-1)
 
 
 # --- OS errors --------------------------------------------------------------------------
