@@ -45,6 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # ahead of it, `import dashboard` would find this script instead of the package.
 sys.path.insert(0, str(ROOT))
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
+
 from dashboard import harness  # noqa: E402
 from dashboard.harness import CHART, IMAGE, METRIC, TABLE, VIEWPORT, Server, wait_drawn  # noqa: E402
 
@@ -107,8 +109,17 @@ def measure_switches(page, url: str, rounds: int) -> list[tuple[str, float]]:
 
 def _choose(page, key: str, option: str | int) -> None:
     """Pick an option of the select box with widget key `key` (by text or position)."""
-    page.locator(f'.st-key-{key} [role="combobox"]').click()
-    options = page.locator('[role="option"]')
+    box = page.locator(f'.st-key-{key} [role="combobox"]')
+    listbox = page.locator('[role="listbox"]')
+    box.click()
+    # A click on a combobox that already has focus (it kept it after the last choice)
+    # does not always open it; the arrow key does.
+    try:
+        listbox.wait_for(state="visible", timeout=2000)
+    except PlaywrightTimeout:
+        box.press("ArrowDown")
+        listbox.wait_for(state="visible", timeout=10000)
+    options = listbox.locator('[role="option"]')
     if isinstance(option, int):
         options.nth(option).click()
     else:
