@@ -139,13 +139,9 @@ def test_a_row_with_more_fields_than_the_header_is_refused_not_shifted():
     ids=["huge", "wide", "long-line", "blank-name", "duplicate", "nul", "many-rows"],
 )
 def test_wide_or_huge_csv_is_refused_before_parsing(raw, expected, monkeypatch):
-    import time
-
     def no_pandas(*args, **kwargs):
         raise AssertionError("pandas parsed a file that should have been refused first")
 
     monkeypatch.setattr("pandas.read_csv", no_pandas)
-    start = time.perf_counter()
     with pytest.raises(DataError, match=expected):
         inputs.csv_rows(raw, ["a", "b"])
-    assert time.perf_counter() - start < 1.0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -206,12 +205,8 @@ def test_bad_options_raise_clear_errors(load_model):
 
 def test_test_split_is_cached_on_disk(load_model):
     m = load_model("cnn-digits")
-    t0 = time.perf_counter()
     first = explain.explain_test_split(m, limit=48)
-    cold = time.perf_counter() - t0
-    t0 = time.perf_counter()
     second = explain.explain_test_split(m, limit=48)
-    warm = time.perf_counter() - t0
     meta1, meta2 = explain.info(first), explain.info(second)
     assert not meta1.cached and meta2.cached
     assert meta1.cache_file == meta2.cache_file
@@ -224,7 +219,10 @@ def test_test_split_is_cached_on_disk(load_model):
     np.testing.assert_array_equal(first.base_values, second.base_values)
     np.testing.assert_array_equal(meta1.y_true, meta2.y_true)
     assert meta2.additivity == meta1.additivity and meta2.output_names == meta1.output_names
-    assert warm * 10 < cold, (cold, warm)
+    # Served from the file, not recomputed (speed is bench/explain_latency.py's job):
+    # the file's own arrays come back.
+    with np.load(meta1.cache_file) as stored:
+        np.testing.assert_array_equal(stored["values"], second.values)
     other = explain.explain_test_split(m, limit=48, seed=1)  # other settings, other file
     assert explain.info(other).cache_file != meta1.cache_file
     assert set(path.glob("*.npz")) - before == {Path(explain.info(other).cache_file)}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import time
 
 import numpy as np
 import pytest
@@ -92,14 +91,9 @@ def test_second_fidelity_call_reuses_the_randomized_clone(load_model, clones_bui
     m = load_model("gru-digits")
     e = explain.explain(m, m.dataset().x_test[:4])
     # seed 7: a clone no other test asked for, so the first call really builds one
-    start = time.perf_counter()
     first = explain.fidelity(m, e, seed=7)
-    cold = time.perf_counter() - start
-    start = time.perf_counter()
     second = explain.fidelity(m, e, seed=7)
-    warm = time.perf_counter() - start
     assert len(clones_built) == 1  # the clone and its explainer were built once
-    assert warm < cold / 3, (cold, warm)
     assert second == first  # same clone, same explainer: the very same figures
     assert second["rank_corr_randomized"] == first["rank_corr_randomized"]
 
