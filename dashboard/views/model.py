@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import baseline_text, charts, data, ui
-from zoo import intervals
+from dashboard import baseline_text, charts, data, fairness_view, ui
+from zoo import fairness, intervals
 from zoo.config import TrainConfig
+from zoo.errors import ZooError
 from zoo.summary import comparison
 
 # How the comparison line is shown, by the words its paired interval earned.
@@ -17,6 +18,9 @@ _VERDICT_BOX = {
     intervals.WORSE: st.warning,
 }
 NO_BASELINE = "no baseline stored for this version (trained before baselines were added)"
+# The Groups section's select box: one key for every model; a grouping the newly shown
+# model does not have falls back to its default before the box is drawn.
+GROUPS_KEY = "groups_by"
 
 
 def _config(m: object) -> None:
@@ -161,6 +165,43 @@ def _generation(m: object) -> None:
     ui.links(m.ref, ["gan"])  # type: ignore[attr-defined]
 
 
+def _groups(root: str, ref: str) -> None:
+    """Metrics per group of the test split, the largest gaps and their reading."""
+    options = fairness_view.groupings(root, ref)
+    if st.session_state.get(GROUPS_KEY) not in options:
+        st.session_state[GROUPS_KEY] = options[0]
+    by = st.selectbox(
+        "Group the test samples by",
+        options,
+        key=GROUPS_KEY,
+        help="A feature is split at its training-split median (in the data's units); "
+        "'true class' shows which class is served worst.",
+    )
+    s = fairness_view.slices(root, ref, by)
+    st.info(s.reading)
+    st.caption(
+        f"{s.how}; {s.n_test} test samples. Groups of fewer than {fairness.MIN_GROUP} test "
+        "samples are too small to conclude from."
+    )
+    st.dataframe(fairness_view.table(s), hide_index=True)
+    gaps = fairness_view.gaps_table(s)
+    if len(gaps):
+        st.markdown("**Largest gap per metric** (max − min over the groups)")
+        st.dataframe(gaps, hide_index=True)
+    st.caption(
+        "Recall and false-positive rate: "
+        + (
+            f"of the positive class, {s.positive}"
+            if s.positive
+            else "macro over the classes (one-vs-rest for the false-positive rate)"
+        )
+        + ". Brier score: mean squared error of the predicted probabilities (lower is "
+        "better; calibration and sharpness together). Intervals: 95 % bootstrap, each group "
+        "resampled on its own; the largest of several gaps is picked after the fact, so "
+        "read one whose interval reaches 0 as no evidence of a gap."
+    )
+
+
 def body() -> None:
     """The Model page of the chosen version."""
     page = ui.model_page("Model")
@@ -173,9 +214,17 @@ def body() -> None:
         f"{m.metrics.get('parameters', 0):,} parameters"
         + (f" · trained {info.created}" if info and info.created else "")
     )
-    tab_metrics, tab_card, tab_config, tab_arch = st.tabs(
-        ["Test metrics", "Model card", "Config", "Architecture"]
+    classifier = m.task == "classification"
+    tabs = st.tabs(
+        [
+            "Test metrics",
+            *(["Groups"] if classifier else []),
+            "Model card",
+            "Config",
+            "Architecture",
+        ]
     )
+    tab_metrics, tab_card, tab_config, tab_arch = tabs[0], *tabs[-3:]
     with tab_metrics:
         if m.task == "classification":
             _classification(root, ref, m)
@@ -184,6 +233,12 @@ def body() -> None:
         else:
             _generation(m)
         _baselines(m)
+    if classifier:
+        with tabs[1]:
+            try:
+                _groups(root, ref)
+            except ZooError as err:  # a grouping this data cannot give: the rest still shows
+                st.warning(f"No groups: {err}")
     with tab_card:
         text = data.card(root, ref)
         st.markdown(text or "_This version has no model card._")

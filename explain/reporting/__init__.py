@@ -7,9 +7,10 @@ autoescaping on, so text from the artifact or the caller (a title, the model car
 never become markup.
 
 Sections (stable ``id``s, in order): ``overview``, ``card``, ``dataset``, ``config``,
-``metrics``, ``curves``, ``samples`` (GAN only), ``importance``, ``explanations``,
-``provenance``. The package by role: ``build`` (arguments, template, writing),
-``sections`` (the model's sections), ``explanations`` (the explained predictions),
+``metrics``, ``groups`` (classifiers only), ``curves``, ``samples`` (GAN only),
+``importance``, ``explanations``, ``provenance``. The package by role: ``build``
+(arguments, template, writing), ``sections`` (the model's sections), ``groups`` (metrics
+per group, ``zoo.fairness``), ``explanations`` (the explained predictions),
 ``figures`` (the report's own matplotlib figures), ``markdown`` (the model card).
 ``explain.report(m, out=...)`` calls :func:`report`.
 

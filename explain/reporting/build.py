@@ -24,6 +24,7 @@ from zoo.store import atomic_write_bytes
 
 from . import sections
 from .explanations import explanations_section
+from .groups import groups_section
 
 DEFAULT_SAMPLES = 6
 MAX_SAMPLES = 48
@@ -34,6 +35,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("dataset", "Dataset and split"),
     ("config", "Training configuration"),
     ("metrics", "Test metrics"),
+    ("groups", "Groups"),
     ("curves", "Training curves"),
     ("samples", "Generated samples"),
     ("importance", "Global importance"),
@@ -92,6 +94,7 @@ def build_report(
         "dataset": sections.dataset_section(trained, data),
         "config": sections.config_section(trained),
         "metrics": sections.metrics_section(trained, data),
+        "groups": groups_section(trained),
         "curves": sections.curves_section(trained),
         "samples": sections.samples_section(trained) if trained.family == "gan" else None,
     }

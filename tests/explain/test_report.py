@@ -21,6 +21,7 @@ from markupsafe import escape
 from zoo.errors import DataError, ZooError
 
 FAMILIES = ["cnn-digits", "gru-digits", "lstm-co2", "mlp-cancer", "gan-digits"]
+CLASSIFIERS = {"cnn-digits", "gru-digits", "mlp-cancer"}
 COMMON_SECTIONS = {
     "overview",
     "card",
@@ -103,6 +104,7 @@ def report_html(trained: Callable[[str], Any]) -> Callable[[str], str]:
 def test_every_section_is_present(report_html: Callable[[str], str], name: str) -> None:
     page = parse(report_html(name))
     expected = COMMON_SECTIONS | ({"samples"} if name.startswith("gan") else set())
+    expected |= {"groups"} if name in CLASSIFIERS else set()  # metrics per group
     assert expected <= page.ids, f"missing sections: {expected - page.ids}"
     if not name.startswith("gan"):
         assert "samples" not in page.ids
@@ -166,6 +168,23 @@ def test_content_of_each_family(
         assert "Fréchet distance" in html and "generated samples per epoch" in html
         assert tags == {"real", "generated"}
     assert sum(1 for t, d in page.tags if t == "article") == 6
+
+
+@pytest.mark.parametrize("name", ["mlp-cancer", "cnn-digits"])
+def test_groups_section_reads_the_default_grouping(
+    report_html: Callable[[str], str], trained: Callable[[str], Any], name: str
+) -> None:
+    from zoo import fairness
+
+    html = report_html(name)
+    s = fairness.slices(trained(name))
+    section = html[html.index('<section id="groups">') :]
+    section = section[: section.index("</section>")]
+    assert str(escape(s.reading)) in section
+    assert section.count("<tr>") == 1 + len(s.groups) + (1 + len(s.gaps) if s.gaps else 0)
+    for g in s.groups:
+        assert f'<td>{escape(g.name)}</td><td class="num">{g.n}</td>' in section
+        assert f"{g.accuracy:.3f}" in section
 
 
 def _spy_figures(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
