@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.config import TrainConfig
+from zoo.entries import add_entry
 from zoo.errors import ArtifactError, ConfigError, DataError, UnknownModelError, ZooError
-from zoo.registry import ModelSpec, get_spec, list_models
+from zoo.registry import ModelSpec, get_spec, list_models, register
 from zoo.store import RunInfo, Store
 
 if TYPE_CHECKING:
@@ -35,23 +36,30 @@ __all__ = [
     "TrainConfig",
     "UnknownModelError",
     "ZooError",
+    "add_entry",
     "dataset",
     "describe",
     "get_spec",
     "list_models",
     "load",
+    "register",
     "runs",
     "train",
 ]
 
 
-def describe(name: str) -> dict[str, Any]:
-    """An entry's family, task, dataset, summary and default options.
+def describe(name: str, *, store: Store | str | Path | None = None) -> dict[str, Any]:
+    """An entry's family, task, dataset, summary and default options; for an entry on
+    your own data (`add_entry`) also its `source` (kind, path, target, ...).
 
     Example:
         >>> describe("lstm-co2")["task"]
         'regression'
     """
+    if store is not None and not isinstance(store, Store):
+        Store(store)  # reads the custom entries stored there
+    from zoo.entries import describe_source
+
     spec = get_spec(name)
     return {
         "name": spec.name,
@@ -62,6 +70,7 @@ def describe(name: str) -> dict[str, Any]:
         "defaults": TrainConfig.for_model(name).to_dict(),
         "quick": dict(spec.quick),
         "needs": list(spec.needs),
+        "source": describe_source(name),
     }
 
 
@@ -76,7 +85,8 @@ def train(name: str, *, store: Store | str | Path | None = None, **options: Any)
     """
     from zoo.training import train as _train
 
-    return _train(name, store=store, **options)
+    # The store first: its custom entries (`add_entry`) must be known before the config.
+    return _train(name, store=store if isinstance(store, Store) else Store(store), **options)
 
 
 def load(ref: str, *, store: Store | str | Path | None = None) -> TrainedModel:
@@ -89,7 +99,7 @@ def load(ref: str, *, store: Store | str | Path | None = None) -> TrainedModel:
     """
     from zoo.trained import load_trained
 
-    return load_trained(ref, store)
+    return load_trained(ref, store if isinstance(store, Store) else Store(store))
 
 
 def runs(name: str | None = None, *, store: Store | str | Path | None = None) -> list[RunInfo]:
@@ -99,9 +109,10 @@ def runs(name: str | None = None, *, store: Store | str | Path | None = None) ->
         >>> runs("cnn-digits", store="/tmp/empty-zoo-store")
         []
     """
+    store = store if isinstance(store, Store) else Store(store)
     if name is not None:
         get_spec(name)
-    return (store if isinstance(store, Store) else Store(store)).runs(name)
+    return store.runs(name)
 
 
 def dataset(name: str, **options: Any) -> Dataset:

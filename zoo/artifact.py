@@ -159,6 +159,25 @@ def check_manifest(data: Any, file: str | Path, name: str) -> dict[str, Any]:
     return data
 
 
+def check_preprocessing(data: Any, file: str | Path) -> dict[str, Any]:
+    """The fitted preprocessing of a version trained on the user's data
+    (`preprocessing.json`, `zoo.preprocessing`): plain JSON of the shape the zoo writes.
+
+    Example:
+        >>> check_preprocessing({"kind": "pickle"}, "preprocessing.json")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        zoo.artifact.Damage: preprocessing.json: preprocessing: kind is 'pickle'; ...
+    """
+    from zoo.errors import DataError
+    from zoo.preprocessing import check
+
+    try:
+        return check(data)
+    except DataError as err:
+        raise Damage(file, str(err)) from None
+
+
 def check_config(data: Any, file: str | Path, name: str) -> dict[str, Any]:
     """A stored config: an object of options `TrainConfig.from_dict` can rebuild.
 

@@ -36,7 +36,7 @@ from zoo.registry import default_order, get_spec
 from zoo.store import Store
 
 COMMAND_GROUP = "keras_zoo.commands"
-CORE_COMMANDS = ("list", "describe", "train", "runs", "evaluate")
+CORE_COMMANDS = ("list", "describe", "train", "runs", "evaluate", "add")
 
 
 def _option_help(name: str) -> str:
@@ -137,6 +137,36 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
     p.add_argument("ref", help="name or name@version")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_cmd_evaluate)
+
+    p = sub.add_parser(
+        "add",
+        parents=[store_flag],
+        help="add your own data (CSV, image folder, .npz, series) as a zoo entry",
+        description="Reads the data once (a bad file fails here, and nothing is written), "
+        "then stores the entry in the store (<store>/_entries/NAME.toml). Training flags "
+        "become the entry's defaults.",
+    )
+    p.add_argument("name", help="entry name, e.g. mlp-wine (lowercase, digits, hyphens)")
+    p.add_argument("--family", required=True, choices=("mlp", "cnn", "rnn"))
+    data = p.add_argument_group("data source (exactly one)")
+    data.add_argument("--csv", type=Path, metavar="FILE", help="a CSV/TSV table (with --target)")
+    data.add_argument("--images", type=Path, metavar="DIR", help="one sub-folder per class")
+    data.add_argument("--npz", type=Path, metavar="FILE", help="x, y (or x_train ... y_test)")
+    data.add_argument("--series", type=Path, metavar="FILE", help="a CSV (with --column)")
+    data.add_argument("--target", help="table: the column to predict")
+    data.add_argument("--task", choices=("classification", "regression"), help="default: detect")
+    data.add_argument("--categorical", metavar="COLS", help="table: columns to one-hot encode")
+    data.add_argument("--numeric", metavar="COLS", help="table: columns to read as numbers")
+    data.add_argument("--drop", metavar="COLS", help="table: columns to leave out")
+    data.add_argument("--sep", help="table/series: field separator (default: , or tab for .tsv)")
+    data.add_argument("--column", help="series: the numeric column to forecast")
+    data.add_argument("--date-column", help="series: a column of dates (optional)")
+    data.add_argument("--size", metavar="WxH", help="images: resize to WIDTHxHEIGHT, e.g. 32x32")
+    data.add_argument("--color", choices=("grayscale", "rgb"), help="images: default: detect")
+    p.add_argument("--summary", default="", help="one line saying what the entry is")
+    p.add_argument("--replace", action="store_true", help="overwrite an entry of this name")
+    _add_train_options(p)
+    p.set_defaults(run=_cmd_add)
 
     registered = registered_commands()
     for name in registered if commands is None else commands:
@@ -276,6 +306,8 @@ def _cmd_describe(args: argparse.Namespace, store: Store) -> int:
     info = zoo.describe(args.name)
     print(f"{info['name']}: {info['summary']}")
     print(f"family={info['family']} task={info['task']} dataset={info['dataset']}")
+    if info.get("source"):
+        print("source: " + " ".join(f"{k}={v}" for k, v in info["source"].items()))
     print("defaults: " + " ".join(f"{k}={v}" for k, v in info["defaults"].items() if k != "model"))
     if info["quick"]:
         print("--quick: " + " ".join(f"{k}={v}" for k, v in info["quick"].items()))
@@ -285,6 +317,37 @@ def _cmd_describe(args: argparse.Namespace, store: Store) -> int:
     vs = comparison(best.metrics) if best else None
     if best and vs:
         print(f"best stored version {best.ref}: {vs['text']}")
+    return 0
+
+
+def _cmd_add(args: argparse.Namespace, store: Store) -> int:
+    from zoo.entries import add_entry
+
+    spec = add_entry(
+        args.name,
+        family=args.family,
+        csv=args.csv,
+        target=args.target,
+        images=args.images,
+        npz=args.npz,
+        series=args.series,
+        column=args.column,
+        task=args.task,
+        categorical=args.categorical or (),
+        numeric=args.numeric or (),
+        drop=args.drop or (),
+        sep=args.sep,
+        date_column=args.date_column,
+        size=args.size,
+        color=args.color,
+        summary=args.summary,
+        store=store,
+        replace=args.replace,
+        **_train_options(args),
+    )
+    print(f"added {spec.name}: {spec.summary}")
+    print(f"family={spec.family} task={spec.task}; train it with `zoo train {spec.name}`")
+    print(f"entry file: {spec.origin}")
     return 0
 
 

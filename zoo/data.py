@@ -59,6 +59,8 @@ class DatasetFacts:
     # a forecaster's windows are cut from.
     input_shape: tuple[int, ...] | None = None
     series_length: int | None = None
+    # A user's dataset: the `zoo.userdata.Source` its loader reads (None: bundled data).
+    source: Any = field(default=None, repr=False, compare=False)
 
     @property
     def task(self) -> str:
@@ -166,6 +168,32 @@ _FACTS = {
     )
 }
 DATASETS = tuple(_FACTS)
+# Datasets from the user's files (`zoo.userdata`), added by their entries (`zoo.entries`).
+_USER_FACTS: dict[str, DatasetFacts] = {}
+
+
+def register_facts(f: DatasetFacts) -> DatasetFacts:
+    """Add (or replace) the facts of a user's dataset; a bundled dataset's name is refused.
+
+    Example:
+        >>> register_facts(DatasetFacts("digits", "image", None))
+        Traceback (most recent call last):
+        ...
+        zoo.errors.DataError: dataset name 'digits' is a bundled dataset; pick another name
+    """
+    if f.name in _FACTS:
+        raise DataError(f"dataset name {f.name!r} is a bundled dataset; pick another name")
+    _USER_FACTS[f.name] = f
+    return f
+
+
+def unregister_facts(name: str) -> None:
+    """Forget a user's dataset (a no-op for unknown names and bundled datasets).
+
+    Example:
+        >>> unregister_facts("user:nothing")
+    """
+    _USER_FACTS.pop(name, None)
 
 
 def facts(name: str) -> DatasetFacts:
@@ -177,10 +205,11 @@ def facts(name: str) -> DatasetFacts:
         >>> facts("fashion-mnist").class_names[9]
         'Ankle boot'
     """
-    try:
-        return _FACTS[name]
-    except KeyError:
-        raise DataError(f"unknown dataset {name!r}; expected one of {sorted(DATASETS)}") from None
+    found = _FACTS.get(name) or _USER_FACTS.get(name)
+    if found is None:
+        known = sorted([*DATASETS, *_USER_FACTS])
+        raise DataError(f"unknown dataset {name!r}; expected one of {known}")
+    return found
 
 
 @dataclass(frozen=True, eq=False)
@@ -222,6 +251,9 @@ class Dataset:
     feature_unit: str = ""
     target_scaling: tuple[float, float] = (1.0, 0.0)
     feature_scaling: tuple[Any, Any] = (1.0, 0.0)
+    # A user's data: the fitted preprocessing as JSON (`zoo.preprocessing`), stored with
+    # every version trained on it as preprocessing.json; empty for bundled data.
+    preprocessing: dict[str, Any] = field(default_factory=dict)
 
     @property
     def target_scale(self) -> float:
@@ -357,8 +389,14 @@ def load_dataset(
         >>> load_dataset("co2").x_train.shape[1:]
         (52, 1)
     """
-    # Keras' datasets are files the user can replace: their folder is part of the key.
-    source = str(keras_cache_dir()) if facts(name).keras_cache else ""
+    # Keras' datasets and the user's files can be replaced: where they are and (for the
+    # user's) their sizes and times are part of the key.
+    f = facts(name)
+    source = str(keras_cache_dir()) if f.keras_cache else ""
+    if f.source is not None:
+        from zoo.userdata import fingerprint
+
+        source = fingerprint(f.source)
     return _load_cached(name, validation_fraction, test_fraction, seed, window, download, source)
 
 

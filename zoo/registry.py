@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import importlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -78,6 +79,41 @@ class ModelSpec:
     needs: tuple[str, ...] = ()
     limits: str = ""
     intended_use: str = INTENDED_USE
+    # A custom entry's file in a store (`zoo.entries`); "" for built-in and in-process ones.
+    origin: str = ""
+
+    @property
+    def custom(self) -> bool:
+        """Whether the entry was added from the user's data (`zoo add`, `zoo.add_entry`)."""
+        return bool(self.origin)
+
+
+# Entry names: lowercase words of letters and digits joined by hyphens, starting with a
+# letter (so no name can be a store's own folder, `_entries` or `.resume`).
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
+MAX_NAME_LENGTH = 64
+
+
+def check_name(name: Any) -> str:
+    """`name` if it is a valid entry name, else a `ConfigError` saying what one looks like.
+
+    Example:
+        >>> check_name("mlp-wine")
+        'mlp-wine'
+        >>> check_name("My Model")
+        Traceback (most recent call last):
+        ...
+        zoo.errors.ConfigError: entry name 'My Model' is not valid; expected lowercase ...
+    """
+    from zoo.errors import ConfigError
+
+    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH or not NAME_PATTERN.fullmatch(name):
+        raise ConfigError(
+            f"entry name {name!r} is not valid; expected lowercase letters, digits and "
+            f"hyphens, starting with a letter, at most {MAX_NAME_LENGTH} characters, like "
+            "<architecture>-<dataset> (e.g. mlp-wine)"
+        )
+    return name
 
 
 def entrypoint(ref: str) -> Callable[..., Any]:
@@ -139,8 +175,13 @@ def register(
     needs: tuple[str, ...] = (),
     limits: str = "",
     intended_use: str = INTENDED_USE,
+    origin: str = "",
+    replace: bool = False,
 ) -> ModelSpec:
     """Add an entry to the zoo and return its spec.
+
+    `origin` is the entry file of a custom entry (`zoo.entries`); `replace=True` replaces
+    a custom entry of the same name (never a built-in one).
 
     Example:
         >>> spec = register("mlp-example", family="mlp", task="classification",
@@ -153,7 +194,7 @@ def register(
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
-    if name in _REGISTRY:
+    if name in _REGISTRY and not (replace and _REGISTRY[name].custom):
         raise ValueError(f"zoo entry {name!r} is already registered")
     spec = ModelSpec(
         name=name,
@@ -167,6 +208,7 @@ def register(
         needs=needs,
         limits=limits,
         intended_use=intended_use,
+        origin=origin,
     )
     _REGISTRY[name] = spec
     return spec
@@ -185,17 +227,27 @@ def list_models(pattern: str = "*", *, include_optional: bool = False) -> list[s
     """Names of the zoo's entries, sorted; `pattern` is a shell-style filter.
 
     Entries whose data needs a download (`cnn-mnist`, ...) are listed only with
-    `include_optional=True`.
+    `include_optional=True`. Custom entries of the default store (`$ZOO_HOME`) are read
+    first (`zoo.entries.sync`), so a new process lists them too.
 
     Example:
         >>> list_models("cnn-*")
         ['cnn-digits']
     """
+    _sync_default_store()
     return sorted(
         name
         for name, spec in _REGISTRY.items()
         if fnmatch.fnmatchcase(name, pattern) and (spec.default or include_optional)
     )
+
+
+def _sync_default_store() -> None:
+    # Custom entries live in the store (`<store>/_entries/`): read the default one's.
+    from zoo.entries import sync
+    from zoo.store import default_store
+
+    sync(default_store())
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -205,9 +257,16 @@ def get_spec(name: str) -> ModelSpec:
         >>> get_spec("mlp-cancer").task
         'classification'
     """
+    if name not in _REGISTRY and isinstance(name, str):
+        _sync_default_store()  # a custom entry of $ZOO_HOME, in a new process
     try:
         return _REGISTRY[name]
     except KeyError:
+        from zoo.entries import broken_entry
+
+        broken = broken_entry(name)
+        if broken:
+            raise UnknownModelError(f"zoo entry {name!r} cannot be read: {broken}") from None
         known = sorted(_REGISTRY)
         close = difflib.get_close_matches(name, known, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -218,6 +277,9 @@ def get_spec(name: str) -> ModelSpec:
 
 def default_order() -> list[str]:
     """Default entries in an order where every entry comes after the ones it needs.
+
+    Custom entries (the user's data) are not part of the default zoo: `zoo train --all`
+    and the dashboard's first start train the built-in entries only.
 
     Example:
         >>> order = default_order()
@@ -234,7 +296,8 @@ def default_order() -> list[str]:
         done.append(name)
 
     for name in list_models():
-        visit(name)
+        if not _REGISTRY[name].custom:
+            visit(name)
     return done
 
 

@@ -210,6 +210,11 @@ class Store:
 
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root).expanduser() if root else default_store()
+        # The custom entries stored here (`<root>/_entries/`, `zoo.entries`) become known
+        # entries: a new process sees them as soon as it names this store.
+        from zoo.entries import sync
+
+        sync(self.root)
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -433,6 +438,9 @@ class Store:
         if "history.json" in files:
             path = folder / "history.json"
             artifact.check_history(artifact.read_json(path), path)
+        if "preprocessing.json" in files:  # a version trained on the user's data
+            path = folder / "preprocessing.json"
+            artifact.check_preprocessing(artifact.read_json(path), path)
         extra = artifact.unexpected_files(folder, files)
         warnings = tuple(
             f"{folder / rel} is not in the manifest (the zoo never reads it; delete it if you "

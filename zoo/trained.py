@@ -116,6 +116,85 @@ class TrainedModel:
             return np.asarray(model(x, training=False))
         return model.predict(x, batch_size=PREDICT_BATCH, verbose=0)
 
+    @functools.cached_property
+    def preprocessing(self) -> dict[str, Any] | None:
+        """The fitted preprocessing stored with this version (`preprocessing.json`), for
+        entries on the user's data (`zoo add`); None for the bundled datasets.
+
+        Read as JSON and checked against the version's manifest; never a pickle.
+
+        Example:
+            >>> load_trained("mlp-cancer").preprocessing is None
+            True
+        """
+        from zoo import preprocessing
+
+        return preprocessing.read(self.path)
+
+    def predict_raw(self, raw: Any, *, labels: bool = False) -> Any:
+        """Predictions from raw data, converted with this version's stored preprocessing
+        (entries on the user's data; `zoo.preprocessing.to_model_input` says what is raw).
+
+        Rows of a table (a pandas DataFrame, a list of dicts or one dict), the last values
+        of a series, image files / PIL images / uint8 arrays of an image folder, or
+        arrays shaped like an .npz's `x`. Classifiers give class probabilities, shape
+        (n, classes), or with `labels=True` the class names; regression gives values in
+        data units, shape (n,); a forecaster the next value of the series (its last value
+        plus the predicted change). Works without the training data: only the stored JSON.
+
+        Example:
+            >>> load_trained("mlp-cancer").predict_raw([{"mean radius": 9.0}])
+            Traceback (most recent call last):
+            ...
+            zoo.errors.DataError: mlp-cancer@1 was trained on a bundled dataset: ...
+        """
+        from zoo import preprocessing
+
+        prep = self.preprocessing
+        if prep is None:
+            raise DataError(
+                f"{self.ref} was trained on a bundled dataset: it has no stored preprocessing "
+                "for raw data; pass model inputs to predict() (zoo.dataset(name) shows them)"
+            )
+        out = self.predict(preprocessing.to_model_input(prep, raw))
+        if prep["kind"] == "series":
+            return preprocessing.series_forecast(prep, raw, out)
+        if self.task == "regression":
+            scale, offset = prep.get("target_scaling", (1.0, 0.0))
+            return np.ravel(out) * scale + offset
+        proba = np.asarray(out, np.float64)
+        if proba.shape[1] == 1:  # one sigmoid unit: P(second class)
+            proba = np.concatenate([1 - proba, proba], axis=1)
+        if labels:
+            names = np.asarray(self.class_names or prep.get("class_names") or [], dtype=object)
+            return names[proba.argmax(axis=1)].tolist()
+        return proba
+
+    def predict_rows(self, rows: Any, *, labels: bool = False) -> Any:
+        """`predict_raw` for rows of a table (DataFrame, list of dicts, one dict) or the
+        values of a series.
+
+        Example:
+            >>> import pandas as pd
+            >>> load_trained("mlp-cancer").predict_rows(pd.DataFrame({"a": [1]}))
+            Traceback (most recent call last):
+            ...
+            zoo.errors.DataError: mlp-cancer@1 was trained on a bundled dataset: ...
+        """
+        return self.predict_raw(rows, labels=labels)
+
+    def predict_images(self, images: Any, *, labels: bool = False) -> Any:
+        """`predict_raw` for images: file paths, PIL images or uint8 arrays (one or many),
+        converted and resized like the entry's training images.
+
+        Example:
+            >>> load_trained("cnn-digits").predict_images(["/no/such.png"])
+            Traceback (most recent call last):
+            ...
+            zoo.errors.DataError: cnn-digits@1 was trained on a bundled dataset: ...
+        """
+        return self.predict_raw(images, labels=labels)
+
 
 def dataset_for(config: TrainConfig, dataset: str) -> Dataset:
     """The dataset splits a config trains on.

@@ -322,6 +322,8 @@ def _evaluate_and_store(
     metrics["dataset"] = _dataset_info(data)
     metrics["parameters"] = int(sum(model.count_params() for model in plan.models.values()))
     _write_run(folder, cfg, history, metrics)
+    if data.preprocessing:  # the user's data: its fitted preprocessing, JSON (zoo.preprocessing)
+        write_json(folder, "preprocessing.json", data.preprocessing)
     for key, model in plan.models.items():
         model.save(folder / f"{key}.keras")
     for file, arrays in plan.arrays().items():
