@@ -7,6 +7,8 @@ import json
 import os
 import platform
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +27,15 @@ def machine() -> str:
     except OSError:
         pass
     return f"{platform.machine()} {cpu} cores={os.cpu_count()}".strip()
+
+
+def train_quick_zoo(store: str | Path) -> None:
+    """Train every default zoo entry with its quick settings into `store` (a subprocess,
+    `zoo train --all --quick`; about 2-3 minutes on 2 cores)."""
+    print(f"training the default zoo (quick) into {store} ...", flush=True)
+    cmd = [sys.executable, "-m", "zoo.cli", "--store", str(store), "train", "--all", "--quick"]
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run(cmd, cwd=root, check=True, stdout=subprocess.DEVNULL)
 
 
 @contextmanager

@@ -31,14 +31,13 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
-from _common import machine  # bench/ is on sys.path when run as a script
+from _common import machine, train_quick_zoo  # bench/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 # This file is bench/dashboard.py and bench/ comes first on sys.path: without the project
@@ -164,12 +163,6 @@ def measure_explain(page, url: str, models: list[str], samples: int) -> dict[str
     return out
 
 
-def train_quick(store: Path) -> None:
-    print(f"training the default zoo (quick) into {store} ...", flush=True)
-    cmd = [sys.executable, "-m", "zoo.cli", "--store", str(store), "train", "--all", "--quick"]
-    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path, help="a store with every default entry")
@@ -187,7 +180,7 @@ def main() -> None:
     store = args.store
     if store is None:
         store = Path(tmp.name) / "store"
-        train_quick(store)
+        train_quick_zoo(store)
     models = [n for n in default_order() if get_spec(n).family != "gan"]
     log = Path(tmp.name) / "server.log"
     load_before = os.getloadavg()
