@@ -39,7 +39,9 @@ __all__ = [
     "add_entry",
     "dataset",
     "describe",
+    "ensemble",
     "get_spec",
+    "import_model",
     "list_models",
     "load",
     "register",
@@ -126,3 +128,53 @@ def dataset(name: str, **options: Any) -> Dataset:
     from zoo.trained import dataset_for
 
     return dataset_for(TrainConfig.for_model(name, **options), get_spec(name).dataset)
+
+
+def import_model(
+    model_or_path: Any,
+    data: str | Path,
+    name: str | None = None,
+    store: Store | str | Path | None = None,
+    **source: Any,
+) -> TrainedModel:
+    """Store a Keras model trained outside the zoo (a `keras.Model` or a `.keras` file)
+    as a new version, evaluated on `data`'s test split; returns it loaded (`safe_mode`).
+
+    `data`: a bundled dataset ('cancer', 'digits', ...), a zoo entry, or your file
+    (`target=` for a CSV, `column=` for a series). Custom objects, or an input or output
+    that does not fit the data, are one-line errors and nothing is stored
+    (`zoo.imports.import_model`).
+
+    Example:
+        >>> import tempfile, keras
+        >>> net = keras.Sequential([keras.Input((30,)), keras.layers.Dense(2, "softmax")])
+        >>> import_model(net, "cancer", name="mlp-mine", store=tempfile.mkdtemp()).ref
+        'mlp-mine@1'
+        >>> from zoo.entries import forget; forget("mlp-mine")  # this process only
+    """
+    from zoo.imports import import_model as _import
+
+    return _import(model_or_path, data, name=name, store=store, **source)
+
+
+def ensemble(
+    name: str,
+    members: str | list[str],
+    *,
+    method: str = "mean",
+    store: Store | str | Path | None = None,
+) -> TrainedModel:
+    """Store an ensemble of stored versions ('a@1,b@2' or a list) as a new version of
+    `name`: one Keras model averaging their outputs, scored by its mean or majority
+    `method` on their shared test split, with each member's score and the gain over the
+    best in `metrics['ensemble']` (`zoo.ensembles.ensemble`).
+
+    Example:
+        >>> ensemble("ens-demo", "mlp-cancer@1")
+        Traceback (most recent call last):
+        ...
+        zoo.errors.ConfigError: an ensemble needs at least two members, got ['mlp-cancer@1']; ...
+    """
+    from zoo.ensembles import ensemble as _ensemble
+
+    return _ensemble(name, members, method=method, store=store)

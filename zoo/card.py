@@ -88,8 +88,41 @@ def baseline_lines(metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
-def model_card(name: str, cfg: TrainConfig, data: Dataset, metrics: dict[str, Any]) -> str:
+def origin_text(config: dict[str, Any]) -> str:
+    """How a version came to be, from its stored config ("" for one the zoo trained):
+    an imported model (`zoo import`) or an ensemble (`zoo ensemble`), which record it
+    under `origin` instead of training options.
+
+    Example:
+        >>> origin_text({"origin": {"kind": "ensemble", "method": "mean",
+        ...                         "members": ["mlp-cancer@1", "mlp-cancer@2"]}})[:61]
+        "ensemble (mean of the members' probabilities) of mlp-cancer@1"
+        >>> origin_text({"model": "mlp-cancer", "epochs": 3})
+        ''
+    """
+    origin = config.get("origin")
+    if not isinstance(origin, dict):
+        return ""
+    if origin.get("kind") == "ensemble":
+        how = {
+            "vote": "majority vote; the mean of the members' probabilities is explained",
+            "mean": "mean of the members' probabilities",
+        }.get(str(origin.get("method")), "mean of the members' outputs")
+        if origin.get("task") == "regression":
+            how = "mean of the members' forecasts"
+        members = ", ".join(str(m) for m in origin.get("members", []))
+        return f"ensemble ({how}) of {members}; not trained here"
+    source = origin.get("source", "a Keras model")
+    return f"imported from {source} (trained outside the zoo: no training options or history)"
+
+
+def model_card(
+    name: str, cfg: TrainConfig, data: Dataset, metrics: dict[str, Any], *, origin: str = ""
+) -> str:
     """The markdown model card written into every artifact as `card.md`.
+
+    `origin` replaces the training options for a version the zoo did not train
+    (`origin_text`: an imported model or an ensemble).
 
     Example:
         >>> from zoo.data import load_dataset
@@ -120,7 +153,7 @@ def model_card(name: str, cfg: TrainConfig, data: Dataset, metrics: dict[str, An
         spec.intended_use,
         "",
         "## Training",
-        f"`{cfg.summary()}`",
+        origin or f"`{cfg.summary()}`",
         "",
         "## Test metrics",
     ]

@@ -36,7 +36,7 @@ from zoo.registry import default_order, get_spec
 from zoo.store import Store
 
 COMMAND_GROUP = "keras_zoo.commands"
-CORE_COMMANDS = ("list", "describe", "train", "runs", "evaluate", "add")
+CORE_COMMANDS = ("list", "describe", "train", "runs", "evaluate", "add", "import", "ensemble")
 
 
 def _option_help(name: str) -> str:
@@ -167,6 +167,9 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
     p.add_argument("--replace", action="store_true", help="overwrite an entry of this name")
     _add_train_options(p)
     p.set_defaults(run=_cmd_add)
+    from zoo.cli_versions import add_parsers
+
+    add_parsers(sub, [store_flag])  # `import` and `ensemble`
 
     registered = registered_commands()
     for name in registered if commands is None else commands:
@@ -431,6 +434,7 @@ def _metric_line(task: str, metrics: dict[str, Any]) -> str:
 
 def _cmd_runs(args: argparse.Namespace, store: Store) -> int:
     import zoo
+    from zoo.card import origin_text
     from zoo.summary import comparison, interval_text, number_text
 
     runs = zoo.runs(args.name, store=store)
@@ -442,8 +446,8 @@ def _cmd_runs(args: argparse.Namespace, store: Store) -> int:
         return 0
     rows = []
     for r in runs:
-        summary = ""
-        if r.config:
+        summary = origin_text(r.config)  # an imported model or an ensemble
+        if r.config and not summary:
             summary = zconfig.TrainConfig.from_dict(r.config).summary()
         task = get_spec(r.name).task
         metrics = _metric_line(task, r.metrics) if r.status == "ok" else r.reason
@@ -486,6 +490,12 @@ def _cmd_evaluate(args: argparse.Namespace, store: Store) -> int:
 
     m = load_trained(args.ref, store)
     metrics = evaluate_trained(m)
+    if m.origin and m.origin.get("method") == "vote":  # scored by the members' vote
+        from zoo.ensembles import member_outputs, vote
+        from zoo.evaluation import test_split_metrics
+
+        x = m.dataset()
+        metrics = test_split_metrics(x, m.task, vote(member_outputs(m.model, x.x_test)))
     if args.json:
         print(json.dumps(metrics, indent=2, default=str))
         return 0

@@ -31,17 +31,18 @@ Example:
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
 import math
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from zoo import registry
-from zoo.data import DatasetFacts, facts, register_facts, unregister_facts
+from zoo.data import DATASETS, DatasetFacts, facts, register_facts, unregister_facts
+from zoo.entryfile import FAMILIES, dataset_name, entry_text, read_entry
+from zoo.entryfile import FORMAT as FORMAT  # re-exported: the entry file format
 from zoo.errors import ConfigError, DataError, ZooError
 from zoo.userarrays import read_npz
 from zoo.userdata import Source, inspect
@@ -49,24 +50,12 @@ from zoo.userdata import Source, inspect
 log = logging.getLogger("zoo")
 
 ENTRIES_DIR = "_entries"
-FORMAT = 1
-FAMILIES = ("mlp", "cnn", "rnn")
 # What each kind of data can be read by, and how (the layout of one sample).
 _KIND_NAMES = {"csv": "table", "series": "series", "images": "image folder", "npz": "NumPy file"}
 
 # path -> (mtime_ns, size) of the entry files registered, and names whose file is broken.
 _SEEN: dict[str, tuple[int, int]] = {}
 _BROKEN: dict[str, str] = {}
-
-
-def dataset_name(name: str) -> str:
-    """The dataset key of custom entry `name` (never a bundled dataset's name).
-
-    Example:
-        >>> dataset_name("mlp-wine")
-        'user:mlp-wine'
-    """
-    return f"user:{name}"
 
 
 def entry_path(root: str | Path, name: str) -> Path:
@@ -422,144 +411,6 @@ def forget(name: str) -> None:
         _SEEN.pop(spec.origin, None)
 
 
-# --- the entry file -----------------------------------------------------------------------
-
-
-def entry_text(spec: registry.ModelSpec, f: DatasetFacts, source: Source) -> str:
-    """The TOML text of a custom entry: family, data source, facts and default options.
-
-    Example:
-        >>> f = DatasetFacts("user:mlp-x", "tabular", ("a", "b"), input_shape=(3,),
-        ...                  source=Source("csv", "/d/x.csv", target="t"))
-        >>> spec = registry.ModelSpec("mlp-x", "mlp", "classification", "user:mlp-x", "demo")
-        >>> text = entry_text(spec, f, f.source)
-        >>> tomllib.loads(text)["data"]
-        {'kind': 'csv', 'path': '/d/x.csv', 'target': 't', 'layout': 'tabular'}
-    """
-    fact_values: dict[str, Any] = {"kind": f.kind, "limits": f.limits}
-    if f.class_names is not None:
-        fact_values["class_names"] = list(f.class_names)
-    if f.input_shape is not None:
-        fact_values["input_shape"] = list(f.input_shape)
-    if f.series_length is not None:
-        fact_values["series_length"] = f.series_length
-    head = {
-        "format": FORMAT,
-        "name": spec.name,
-        "family": spec.family,
-        "task": spec.task,
-        "summary": spec.summary,
-    }
-    lines = [
-        "# A custom zoo entry, written by `zoo add` (zoo.entries); `zoo describe "
-        f"{spec.name}` shows it.",
-        *(f"{k} = {_toml(v)}" for k, v in head.items()),
-    ]
-    for table, values in (
-        ("data", source.to_dict()),
-        ("facts", fact_values),
-        ("defaults", dict(spec.defaults)),
-        ("quick", dict(spec.quick)),
-    ):
-        lines += ["", f"[{table}]", *(f"{k} = {_toml(v)}" for k, v in values.items())]
-    text = "\n".join(lines) + "\n"
-    tomllib.loads(text)  # what is written must read back
-    return text
-
-
-def _toml(value: Any) -> str:
-    # Strings, booleans, numbers and flat lists of them: JSON's spelling is TOML's.
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{value!r} cannot be stored in an entry file; use a finite number")
-    if isinstance(value, tuple | list):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    if isinstance(value, bool | int | float | str):
-        return json.dumps(value, ensure_ascii=False)
-    raise ConfigError(f"{value!r} cannot be stored in an entry file")
-
-
-def read_entry(path: Path) -> tuple[dict[str, Any], DatasetFacts]:
-    """The `register` arguments and dataset facts an entry file holds, checked; every
-    way it can be wrong is one `ConfigError` naming the file.
-
-    Example:
-        >>> import tempfile
-        >>> p = Path(tempfile.mkdtemp()) / "mlp-x.toml"
-        >>> _ = p.write_text('format = 1\\nname = "mlp-y"\\n')
-        >>> read_entry(p)  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ...
-        zoo.errors.ConfigError: entry file ...mlp-x.toml: it names 'mlp-y' but is called ...
-    """
-    from zoo.validation import read_toml
-
-    data = read_toml(path)
-    try:
-        return _parse_entry(data, path.stem)
-    except ZooError as err:
-        raise ConfigError(f"entry file {path}: {err}") from None
-
-
-def _parse_entry(data: dict[str, Any], stem: str) -> tuple[dict[str, Any], DatasetFacts]:
-    if data.get("format") != FORMAT:
-        raise ConfigError(f"format is {data.get('format')!r}; this zoo reads format {FORMAT}")
-    name = data.get("name")
-    if name != stem:
-        raise ConfigError(f"it names {name!r} but is called {stem}.toml; rename one of them")
-    registry.check_name(name)
-    family = data.get("family")
-    if family not in FAMILIES:
-        raise ConfigError(f"family is {family!r}; expected one of {FAMILIES}")
-    tables = {}
-    for key in ("data", "facts", "defaults", "quick"):
-        value = data.get(key, {})
-        if not isinstance(value, dict):
-            raise ConfigError(f"[{key}] must be a table")
-        tables[key] = value
-    source = Source.from_dict(tables["data"])
-    raw = tables["facts"]
-    kind = raw.get("kind")
-    if kind not in ("tabular", "image", "sequence", "forecast"):
-        raise ConfigError(f"facts.kind is {kind!r}; expected tabular, image, sequence or forecast")
-    classes = raw.get("class_names")
-    if classes is not None and not (
-        isinstance(classes, list) and len(classes) >= 2 and all(isinstance(c, str) for c in classes)
-    ):
-        raise ConfigError("facts.class_names must be a list of at least two names")
-    shape = raw.get("input_shape")
-    if shape is not None and not (
-        isinstance(shape, list) and shape and all(isinstance(v, int) and v > 0 for v in shape)
-    ):
-        raise ConfigError("facts.input_shape must be a list of positive integers")
-    steps = raw.get("series_length")
-    if steps is not None and not (isinstance(steps, int) and steps > 0):
-        raise ConfigError("facts.series_length must be a positive integer")
-    if data.get("task") != ("regression" if classes is None else "classification"):
-        raise ConfigError(f"task {data.get('task')!r} does not match facts.class_names")
-    f = DatasetFacts(
-        dataset_name(name),
-        kind,
-        tuple(classes) if classes is not None else None,
-        limits=str(raw.get("limits", "")),
-        loader="zoo.userdata:load_source",
-        input_shape=tuple(shape) if shape else None,
-        series_length=steps,
-        source=source,
-    )
-    summary = data.get("summary", "")
-    spec = dict(
-        name=name,
-        family=family,
-        task=f.task,
-        dataset=f.name,
-        summary=summary if isinstance(summary, str) else "",
-        defaults=tables["defaults"],
-        quick=tables["quick"],
-        limits=f.limits,
-    )
-    return spec, f
-
-
 def sync(root: str | Path) -> list[str]:
     """Register the custom entries stored in `root` (new or changed files only); returns
     their names. A broken file is skipped with a warning; entries whose file was removed
@@ -590,7 +441,8 @@ def sync(root: str | Path) -> list[str]:
             current = registry._REGISTRY.get(stem)
             if current is not None and not current.custom:
                 raise ConfigError(f"{stem!r} is a built-in entry; an entry file cannot replace it")
-            register_facts(f)
+            if f is not None:
+                register_facts(f)
             registry.register(**spec, origin=str(path), replace=True)
         except (ZooError, ValueError) as err:
             _BROKEN[stem] = str(err)
@@ -628,4 +480,91 @@ def describe_source(name: str) -> dict[str, Any] | None:
     if not spec.custom:
         return None
     source = facts(spec.dataset).source
+    if source is None:  # an entry on a bundled dataset (an import or an ensemble)
+        return {"dataset": spec.dataset, "entry_file": spec.origin}
     return {**source.to_dict(), "entry_file": spec.origin}
+
+
+def link_entry(
+    name: str, *, like: str, store: Any = None, summary: str = "", family: str = ""
+) -> registry.ModelSpec:
+    """A custom entry `name` that reads the same data, with the same defaults, as entry
+    `like`: where imported models and ensembles (`zoo.imports`, `zoo.ensembles`) store
+    their versions. An existing entry of that name that reads the same data is returned
+    as it is; one that reads other data, or a built-in entry, is a `ConfigError`.
+
+    The file names the bundled dataset (`dataset = "cancer"`) when `like` is built in,
+    else it repeats `like`'s data source and facts under its own dataset name.
+
+    Example:
+        >>> import tempfile
+        >>> spec = link_entry("imported-demo", like="mlp-cancer", store=tempfile.mkdtemp())
+        >>> spec.family, spec.dataset, spec.custom
+        ('mlp', 'cancer', True)
+        >>> forget("imported-demo")
+    """
+    from zoo.store import Store, atomic_write_text
+
+    registry.check_name(name)
+    base = registry.get_spec(like)
+    store = store if isinstance(store, Store) else Store(store)
+    current = registry._REGISTRY.get(name)
+    if current is not None:
+        if not current.custom:
+            raise ConfigError(
+                f"{name!r} is a built-in zoo entry; pick another name for the new entry "
+                f"(e.g. imported-{name})"
+            )
+        if not same_data(current.name, like):
+            raise ConfigError(
+                f"entry {name!r} reads other data ({current.dataset}) than {like} "
+                f"({base.dataset}); pick another name"
+            )
+        return current
+    if base.task == "generation" or base.family not in FAMILIES:
+        raise ConfigError(
+            f"{like} is a {base.family} ({base.task}) entry; imported models and ensembles "
+            "are classifiers or forecasters"
+        )
+    path = entry_path(store.root, name)
+    own = None if base.dataset in DATASETS else facts(base.dataset)
+    f = None if own is None else dataclasses.replace(own, name=dataset_name(name))
+    if f is not None:
+        register_facts(f)
+    spec = registry.register(
+        name,
+        family=family or base.family,
+        task=base.task,
+        dataset=base.dataset if f is None else f.name,
+        summary=summary or f"on the data of {like}",
+        defaults=dict(base.defaults),
+        quick=dict(base.quick),
+        limits=base.limits,
+        origin=str(path),
+        replace=True,
+    )
+    store.ensure_root()
+    try:
+        atomic_write_text(path, entry_text(spec, f, None if f is None else f.source))
+    except OSError:
+        _restore(name, spec.dataset, None, None)
+        raise
+    st = path.stat()
+    _SEEN[str(path)] = (st.st_mtime_ns, st.st_size)
+    _BROKEN.pop(name, None)
+    return spec
+
+
+def same_data(a: str, b: str) -> bool:
+    """Whether entries `a` and `b` read the same dataset (the same bundled one, or the
+    same source of the user's data).
+
+    Example:
+        >>> same_data("cnn-digits", "mlp-cancer"), same_data("mlp-cancer", "mlp-cancer")
+        (False, True)
+    """
+    da, db = registry.get_spec(a).dataset, registry.get_spec(b).dataset
+    if da == db:
+        return True
+    fa, fb = facts(da), facts(db)
+    return fa.source is not None and fa.source == fb.source and fa.kind == fb.kind

@@ -92,6 +92,26 @@ def classification_metrics(
     return out
 
 
+def test_split_metrics(data: Any, task: str, raw: np.ndarray) -> dict[str, Any]:
+    """A model's test metrics from its outputs `raw` on `data.x_test` (any `Dataset`):
+    classification metrics, or regression metrics in data units with the naive
+    no-change baseline (what `zoo.training.test_metrics` computes after predicting).
+
+    Example:
+        >>> from zoo.data import load_dataset
+        >>> d = load_dataset("cancer")
+        >>> m = test_split_metrics(d, "classification", np.eye(2)[d.y_test])
+        >>> m["accuracy"], m["n_test"]
+        (1.0, 86)
+    """
+    raw = np.asarray(raw)
+    if task == "classification":
+        return classification_metrics(data.y_test, raw, data.class_names or ())
+    y_true = data.to_units(np.ravel(data.y_test))
+    y_pred = data.to_units(np.ravel(raw))
+    return regression_metrics(y_true, y_pred, np.zeros_like(y_true), unit=data.unit)
+
+
 def regression_metrics(
     y_true: np.ndarray, y_pred: np.ndarray, naive: np.ndarray, *, unit: str = ""
 ) -> dict[str, Any]:

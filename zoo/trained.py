@@ -41,6 +41,7 @@ class TrainedModel:
         generator: Any = None,
         discriminator: Any = None,
         created: str = "",
+        origin: dict[str, Any] | None = None,
     ) -> None:
         spec = get_spec(name)
         self.name = name
@@ -56,6 +57,10 @@ class TrainedModel:
         # For the GAN the "model" a user predicts with is the generator.
         self.model = model if model is not None else generator
         self.created = created
+        # Versions the zoo did not train (`zoo import`, `zoo ensemble`): how they came to
+        # be (kind 'imported' or 'ensemble'); None for trained ones. Their `history` is
+        # empty and `config` holds the data split only.
+        self.origin = origin
         data_info = metrics.get("dataset", {})
         self.class_names = _tuple_or_none(data_info.get("class_names"))
         self.feature_names = _tuple_or_none(data_info.get("feature_names"))
@@ -313,6 +318,7 @@ def _from_info(info: RunInfo) -> TrainedModel:
         history=history,
         metrics=info.metrics,
         created=info.created,
+        origin=info.config.get("origin") if isinstance(info.config.get("origin"), dict) else None,
         **models,
     )
 

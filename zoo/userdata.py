@@ -10,7 +10,8 @@ a series), fits every statistic on the training split only, and returns a `Datas
 whose `preprocessing` holds the fitted numbers as JSON (`zoo.preprocessing`), stored
 with each trained version.
 
-Tables and series are read here, image folders and .npz files in `zoo.userarrays`.
+Tables are read here, series in `zoo.userseries`, image folders and .npz files in
+`zoo.userarrays`.
 Whatever is wrong with a file is one `DataError` line: what was wrong, what was
 expected, how to fix it.
 
@@ -444,86 +445,6 @@ def _load_table(f: DatasetFacts, s: Source, val: float, test: float, seed: int) 
     )
 
 
-def _series_levels(s: Source) -> tuple[np.ndarray, Any, int]:
-    # (levels with gaps filled, dates or None, gaps filled)
-    import pandas as pd
-
-    frame = read_table(s)
-    if not s.column:
-        raise DataError("a series needs its column; pass --column with one of the columns")
-    if s.column not in frame.columns:
-        raise _missing_column(s.column, frame, s.path, "--column")
-    values = pd.Series(numeric_values(frame[s.column], s.column))
-    dates = None
-    if s.date_column:
-        if s.date_column not in frame.columns:
-            raise _missing_column(s.date_column, frame, s.path, "--date-column")
-        dates = pd.to_datetime(frame[s.date_column], errors="coerce")
-        if dates.isna().any():
-            raise DataError(
-                f"column {s.date_column!r} of {s.path} holds values that are not dates "
-                f"(e.g. {frame[s.date_column][dates.isna()].iloc[0]!r}); fix them"
-            )
-    gaps = int(values.isna().sum())
-    if values.notna().sum() < 20:
-        raise DataError(
-            f"column {s.column!r} of {s.path} has {int(values.notna().sum())} values; a "
-            "series needs at least 20 to be windowed and split"
-        )
-    levels = values.interpolate(method="linear").bfill().ffill().to_numpy(np.float64)
-    return levels, dates, gaps
-
-
-def _load_series(f: DatasetFacts, s: Source, val: float, test: float, window: int) -> Dataset:
-    levels, dates, gaps = _series_levels(s)
-    changes = np.diff(levels)  # like lstm-co2: changes are stationary where levels trend
-    n = len(changes) - window
-    n_test, n_val = int(round(n * test)), int(round(n * val))
-    n_train = n - n_test - n_val
-    if min(n_test, n_val, n_train) < 1:
-        raise DataError(
-            f"the series of {s.path} has {len(levels)} values: too few for windows of "
-            f"{window} plus train, validation and test windows; lower window"
-        )
-    x_idx = np.arange(window)[None, :] + np.arange(n)[:, None]
-    target_idx = np.arange(n) + window
-    train_changes = changes[: target_idx[n_train - 1] + 1]
-    mu, sigma = float(train_changes.mean()), float(train_changes.std()) or 1.0
-    scaled = ((changes - mu) / sigma).astype(np.float32)
-    x, y = scaled[x_idx][..., None], scaled[target_idx][:, None]
-    parts = (slice(0, n_train), slice(n_train, n_train + n_val), slice(n_train + n_val, n))
-    extra = {
-        "last_level_test": levels[target_idx][parts[2]],
-        "next_level_test": levels[target_idx + 1][parts[2]],
-    }
-    if dates is not None:
-        when = np.asarray(dates)[target_idx + 1]
-        extra["dates_test"] = when[parts[2]].astype("datetime64[D]")
-    prep = {"kind": "series", "column": s.column, "window": window, "mean": mu, "std": sigma}
-    return _dataset(
-        f,
-        x,
-        y,
-        parts,
-        feature_names=(f"change of {s.column}",),
-        description={
-            "source": f"your series: column {s.column!r} of {s.path}",
-            "url": Path(s.path).as_uri(),
-            "n_samples": len(levels),
-            "splits": {"train": n_train, "val": n_val, "test": n_test},
-            "input": f"the last {window} changes of {s.column}, standardized with the "
-            "training period's mean and standard deviation",
-            "target": "the next change (the forecast level is the last level plus it)",
-            "gaps_filled": gaps,
-            "split": "chronological: train, then validation, then test; no shuffling",
-        },
-        extra=extra,
-        target_scaling=(sigma, mu),
-        feature_scaling=(sigma, mu),
-        preprocessing=prep,
-    )
-
-
 def load_source(
     f: DatasetFacts, *, val: float, test: float, seed: int, window: int = 52, **_: Any
 ) -> Dataset:
@@ -539,6 +460,7 @@ def load_source(
         ((18, 1), ('0', '1'), 'table')
     """
     from zoo.userarrays import load_images, load_npz
+    from zoo.userseries import load_series
 
     s = f.source
     if not isinstance(s, Source):
@@ -546,7 +468,7 @@ def load_source(
     if s.kind == "csv":
         return _load_table(f, s, val, test, seed)
     if s.kind == "series":
-        return _load_series(f, s, val, test, window)
+        return load_series(f, s, val, test, window)
     if s.kind == "images":
         return load_images(f, s, val, test, seed)
     return load_npz(f, s, val, test, seed)
@@ -573,8 +495,10 @@ def inspect(source: Source, name: str, *, window: int = 52) -> DatasetFacts:
         kind = "forecast"
     blank = DatasetFacts("", kind, None, source=source)
     if source.kind == "series":
-        levels, _, _ = _series_levels(source)
-        data = _load_series(blank, source, 0.15, 0.15, min(window, max(2, len(levels) // 4)))
+        from zoo.userseries import load_series, read_series
+
+        levels, _, _ = read_series(source)
+        data = load_series(blank, source, 0.15, 0.15, min(window, max(2, len(levels) // 4)))
         class_names, shape, steps = None, None, len(levels) - 1
     else:
         data = load_source(blank, val=0.15, test=0.15, seed=0)
