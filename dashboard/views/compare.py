@@ -63,10 +63,23 @@ def config_diff(models: dict[str, Any]) -> pd.DataFrame:
         for key in base.diff(models[ref].config):
             if key not in keys:
                 keys.append(key)
-    return pd.DataFrame(
-        [{"option": k, **{r: _fmt(models[r].config.to_dict()[k]) for r in refs}} for k in keys],
-        columns=["option", *refs],
-    )
+    from zoo.card import origin_text
+    from zoo.imports import SPLIT_KEYS
+
+    # An imported model or an ensemble used no training options: its config holds only
+    # the split, and the defaults a TrainConfig fills in must not read as its choices.
+    origins = {r: getattr(models[r], "origin", None) for r in refs}
+
+    def shown(ref: str, key: str) -> str:
+        if origins[ref] and key not in SPLIT_KEYS:
+            return "–"
+        return _fmt(models[ref].config.to_dict()[key])
+
+    rows = [{"option": k, **{r: shown(r, k) for r in refs}} for k in keys]
+    if any(origins.values()):
+        made = {r: origin_text({"origin": o}) if o else "trained here" for r, o in origins.items()}
+        rows.insert(0, {"option": "origin", **made})
+    return pd.DataFrame(rows, columns=["option", *refs])
 
 
 def metrics_table(models: dict[str, Any]) -> pd.DataFrame:

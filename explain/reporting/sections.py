@@ -106,9 +106,22 @@ def config_section(trained: Any) -> dict[str, Any]:
         >>> rows = dict(config_section(zoo.load("mlp-cancer"))["rows"])
         >>> "optimizer" in rows, "latent_dim" in rows  # the GAN's option is left out
         (True, False)
+        >>> "origin" in rows  # only imported models and ensembles have one
+        False
     """
+    from zoo.card import origin_text
     from zoo.config import option_names, options_for
 
+    origin = getattr(trained, "origin", None)
+    if origin:
+        # Imported or an ensemble: no training options were used, only the data split;
+        # the defaults a TrainConfig fills in would read as if they had been.
+        from zoo.imports import SPLIT_KEYS
+
+        text = origin_text({"origin": origin})
+        stored = trained.config.to_dict()
+        rows = [("origin", text)] + [(k, fmt(stored[k])) for k in SPLIT_KEYS if k in stored]
+        return {"summary": text, "rows": rows}
     applies = set(options_for(trained.family))
     options = set(option_names())
     # A field that is no option (the entry's name) always shows.

@@ -120,6 +120,12 @@ def test_explained_and_reported(imported, tmp_path):
     page = explain.report(m, out=tmp_path / "imported.html", samples=2)
     html = page.read_text()
     assert "mlp-outside" in html and "imported from" in html
+    # Its configuration is where it came from and the split, not training defaults.
+    from explain.reporting.sections import config_section
+
+    rows = dict(config_section(m)["rows"])
+    assert rows["origin"].startswith("imported from") and "test_fraction" in rows
+    assert not {"epochs", "optimizer", "learning_rate"} & set(rows)
 
 
 def test_custom_objects_refused_in_one_line(tmp_path, capsys):
