@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dashboard import access
+
 APP = Path(__file__).resolve().parent / "app.py"
 
 
@@ -33,6 +35,38 @@ def register(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         "--no-train", action="store_true", help="do not train the default zoo on an empty store"
     )
     p.add_argument("--headless", action="store_true", help="do not open a browser")
+    share = p.add_argument_group("sharing (see README, 'Sharing the dashboard')")
+    share.add_argument(
+        "--secrets",
+        type=Path,
+        metavar="FILE",
+        help="the secrets.toml with the [auth] sign-in section (default: Streamlit's own: "
+        "~/.streamlit/, ./.streamlit/, dashboard/.streamlit/)",
+    )
+    share.add_argument(
+        "--read-only",
+        action="store_true",
+        help="viewers only: nobody can train, with or without sign-in",
+    )
+    share.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve beyond loopback without sign-in: anyone reaching the port may train",
+    )
+    share.add_argument(
+        "--trainers",
+        default="",
+        metavar="EMAILS",
+        help="comma-separated e-mail addresses (or @domain) that may train once signed in, "
+        "added to [keras_zoo] trainers",
+    )
+    share.add_argument(
+        "--max-trainings",
+        type=int,
+        default=None,
+        metavar="N",
+        help="trainings running at once; the others queue (default 1)",
+    )
     p.set_defaults(run=run)
 
 
@@ -53,6 +87,7 @@ def run(args: argparse.Namespace, store: Any) -> int:
         >>> serve.call_args.args[1][2:4]
         ['streamlit', 'run']
     """
+    secrets, env_flags = sharing(args)
     if not args.no_train and not any(r.status == "ok" for r in store.runs()):
         print(f"the store {store.root} is empty: training the default zoo (quick) first")
         from zoo.cli import main
@@ -60,22 +95,93 @@ def run(args: argparse.Namespace, store: Any) -> int:
         code = main(["--store", str(store.root), "train", "--all", "--quick"])
         if code:
             return code
-    env = dict(os.environ, ZOO_HOME=str(store.root))
-    cmd = streamlit_command(args.host, args.port, headless=args.headless)
+    env = dict(os.environ, ZOO_HOME=str(store.root), **env_flags)
+    cmd = streamlit_command(args.host, args.port, headless=args.headless, secrets=secrets)
     print(f"dashboard: http://{args.host}:{args.port}  (store: {store.root})", flush=True)
     # Become the server process, so Ctrl-C and SIGTERM reach Streamlit directly.
     os.execve(sys.executable, cmd, env)
     return 0  # not reached
 
 
-def streamlit_command(host: str, port: int, *, headless: bool = False) -> list[str]:
-    """The command line that serves the dashboard with the zoo's server settings.
+def sharing(args: argparse.Namespace) -> tuple[list[Path], dict[str, str]]:
+    """Check whether `zoo dashboard` may serve on `args.host` as asked, before anything runs.
+
+    Returns the secrets files Streamlit is to read and the environment that carries the
+    sharing flags to the server. Raises `access.AccessError` (one line: what is wrong,
+    what is expected, how to fix it) for a host beyond loopback without sign-in, an
+    unusable `[auth]` section or a missing Authlib; prints a warning line for `--no-auth`
+    beyond loopback. Opens no port.
 
     Example:
-        >>> cmd = streamlit_command("127.0.0.1", 8501)
-        >>> cmd[1:4], cmd[cmd.index("--server.port") + 1]
-        (['-m', 'streamlit', 'run'], '8501')
+        >>> import tempfile
+        >>> empty = Path(tempfile.mkdtemp()) / "secrets.toml"; _ = empty.write_text("")
+        >>> args = argparse.Namespace(host="0.0.0.0", secrets=empty)
+        >>> sharing(args)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        dashboard.access.AccessError: the dashboard would listen on 0.0.0.0, ...
+        >>> args.no_auth = True
+        >>> sharing(args)[1]  # doctest: +ELLIPSIS
+        zoo: warning: --no-auth: the dashboard on 0.0.0.0 is open to anyone who can reach it...
+        {'ZOO_DASHBOARD_NO_AUTH': '1'}
     """
+    read_only = bool(getattr(args, "read_only", False))
+    no_auth = bool(getattr(args, "no_auth", False))
+    explicit = getattr(args, "secrets", None)
+    if explicit is not None:
+        if explicit.suffix != ".toml":
+            raise access.AccessError(f"--secrets {explicit}: name a .toml file (a secrets.toml)")
+        if not no_auth and not explicit.is_file():
+            raise access.AccessError(
+                f"--secrets {explicit}: no such file; pass the secrets.toml with [auth]"
+            )
+        files = [explicit]
+    else:
+        files = access.secrets_files(APP.parent)
+    secrets = access.read_secrets(files)
+    signs_in = bool(secrets.get("auth")) and not no_auth
+    if signs_in:
+        problem = access.auth_problem(secrets["auth"]) or access.authlib_problem()
+        if problem:
+            raise access.AccessError(f"sign-in is configured but cannot work: {problem}")
+    problem = access.start_problem(
+        args.host, signs_in=signs_in, no_auth=no_auth, read_only=read_only
+    )
+    if problem:
+        raise access.AccessError(problem)
+    env = {access.READ_ONLY_ENV: "1"} if read_only else {}
+    if no_auth:
+        env[access.NO_AUTH_ENV] = "1"
+        if not access.is_loopback(args.host) and not read_only:
+            print(
+                f"zoo: warning: --no-auth: the dashboard on {args.host} is open to anyone who can "
+                "reach it, and anyone may train; configure [auth] sign-in to share it safely",
+                file=sys.stdout,
+                flush=True,
+            )
+    if getattr(args, "trainers", ""):
+        env[access.TRAINERS_ENV] = args.trainers
+    if getattr(args, "max_trainings", None) is not None:
+        if args.max_trainings < 1:
+            raise access.AccessError(f"--max-trainings {args.max_trainings}: pass 1 or more")
+        env[access.MAX_TRAININGS_ENV] = str(args.max_trainings)
+    # Both the server and this check read the secrets the settings (and sign-in) come from.
+    access.settings(env, secrets)
+    return files, env
+
+
+def streamlit_command(
+    host: str, port: int, *, headless: bool = False, secrets: list[Path] | None = None
+) -> list[str]:
+    """The command line that serves the dashboard with the zoo's server settings.
+
+    `secrets`: the secrets files Streamlit reads (default: its own search path).
+
+    Example:
+        >>> cmd = streamlit_command("127.0.0.1", 8501, secrets=[Path("s.toml")])
+        >>> cmd[1:4], cmd[cmd.index("--server.port") + 1], cmd[cmd.index("--secrets.files") + 1]
+        (['-m', 'streamlit', 'run'], '8501', 's.toml')
+    """
+    files = [arg for path in secrets or [] for arg in ("--secrets.files", str(path))]
     return [
         sys.executable,
         "-m",
@@ -104,4 +210,5 @@ def streamlit_command(host: str, port: int, *, headless: bool = False) -> list[s
         # A full gc after every rerun walks ~540k TensorFlow/shap objects: ~0.3 s per click.
         "--runner.postScriptGC",
         "false",
+        *files,
     ]

@@ -26,6 +26,35 @@ def _is_digit_image(m: Any) -> bool:
     return m.spec.dataset.startswith("digits")
 
 
+def _is_user_image(m: Any) -> bool:
+    # An entry on the user's image folder (or images in an .npz) read as images.
+    return not _is_digit_image(m) and m.dataset().input_kind == "image"
+
+
+def _user_image(m: Any, raw: bytes) -> np.ndarray:
+    """An uploaded image as the input of an entry on the user's images: converted and
+    resized like its training images (the version's stored preprocessing)."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    from zoo import preprocessing
+
+    prep = m.preprocessing
+    if prep is None or prep.get("kind") != "images":
+        raise DataError(f"{m.ref} has no stored image preprocessing; explain a test sample")
+    try:
+        img = Image.open(io.BytesIO(raw))
+        too_large = img.width * img.height > inputs.MAX_PIXELS
+        if not too_large:
+            img.load()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise DataError("the uploaded file is not an image Pillow can read") from None
+    if too_large:
+        raise DataError(f"the image has more than {inputs.MAX_PIXELS / 1e6:.1f} MP; shrink it")
+    return preprocessing.to_model_input(prep, img)
+
+
 # --------------------------------------------------------------------------- choosing
 
 
@@ -92,6 +121,13 @@ def _upload(m: Any) -> tuple[np.ndarray, str] | None:
         raw = up.getvalue()
         x = inputs.image_to_digit(raw, ink=ink)
         st.image(charts.digit(x), caption="as the model sees it (8x8)", width=128)
+    elif _is_user_image(m):
+        kinds = ["png", "jpg", "jpeg", "bmp", "gif"]
+        up = st.file_uploader("An image (PNG, JPEG, BMP or GIF)", type=kinds, key="upload")
+        if up is None:
+            return None
+        raw = up.getvalue()
+        x = _user_image(m, raw)
     elif d.input_kind == "tabular":
         names = list(d.feature_names or [])
         example = d.features_to_units(d.x_test[:3])
@@ -147,6 +183,10 @@ def _show_input(m: Any, x: np.ndarray) -> None:
     d = m.dataset()
     if _is_digit_image(m):
         st.image(charts.digit(x[0]), caption="input", width=128)
+    elif _is_user_image(m):
+        image = np.clip(np.asarray(x[0], "float64"), 0.0, 1.0)
+        rgb = image.ndim == 3 and image.shape[-1] == 3
+        st.image(image if rgb else charts.digit(image), caption="input", width=128)
     elif d.input_kind == "tabular":
         st.dataframe(
             pd.DataFrame(
@@ -181,6 +221,9 @@ def _show_prediction(m: Any, x: np.ndarray, true: Any = None, last_level: Any = 
     else:
         d = m.dataset()
         u = f" {d.unit}" if d.unit else ""
+        if "last_level_test" not in d.extra:  # a regression on the user's table or arrays
+            st.markdown(f"Predicted **{float(d.to_units(raw[0, 0])):.4g}{u}**")
+            return
         change = float(d.to_units(raw[0, 0]))
         text = f"Forecast change **{change:+.3f}{u}** next week"
         if last_level is not None:
@@ -267,7 +310,8 @@ def body() -> None:
             true = int(out["y"][index])
             y = np.array([true])
         else:
-            last_level = d.extra["last_level_test"][index]
+            levels = d.extra.get("last_level_test")  # forecasters only
+            last_level = None if levels is None else levels[index]
     else:
         try:
             got = _upload(m)

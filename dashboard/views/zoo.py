@@ -6,34 +6,61 @@ On an empty store it offers one-click quick training of the default zoo.
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import streamlit as st
 
-from dashboard import baseline_text, data, ui
+from dashboard import access, audit, baseline_text, data, limits, ui
 from zoo.registry import default_order, get_spec
 from zoo.store import Store
 
 
-def _train_default_zoo(root: str) -> None:
+def _train_default_zoo(root: str, who: access.Visitor) -> None:
     from zoo.training import train
 
     names = default_order()
+    at = {"i": 0}
+
+    def work(job: limits.Job) -> None:
+        for i, name in enumerate(names):
+            at["i"] = i
+            job.label = f"{name} ({i + 1}/{len(names)}, quick settings)"
+            try:
+                run = train(name, store=Store(root), quick=True, progress=job.progress)
+            except BaseException:
+                audit.record(root, who.who, "train", name, "failed", quick=True)
+                raise
+            data.clear_store_caches()
+            audit.record(root, who.who, "train", run.ref, "ok", quick=True)
+
+    queue = limits.training_queue(
+        access.settings(os.environ, access.server_secrets()).max_trainings
+    )
+    job = queue.submit(who.who, "the default zoo", work)
     bar = st.progress(0.0, text="starting…")
-    status = st.empty()
-    for i, name in enumerate(names):
-
-        def progress(epoch: int, epochs: int, logs: dict, i: int = i, name: str = name) -> None:
-            done = (i + epoch / max(epochs, 1)) / len(names)
-            loss = logs.get("loss", logs.get("g_loss"))
-            shown = f", loss {loss:.4g}" if loss is not None else ""
-            bar.progress(min(done, 1.0), text=f"{name}: epoch {epoch}/{epochs}{shown}")
-
-        status.write(f"Training **{name}** ({i + 1}/{len(names)}, quick settings)…")
-        run = train(name, store=Store(root), quick=True, progress=progress)
-        data.clear_store_caches()
-        status.write(f"Stored **{run.ref}**.")
+    while not job.finished.wait(0.25):
+        position = queue.position(job)
+        done = 0.0 if position else (at["i"] + job.epoch / max(job.epochs, 1)) / len(names)
+        bar.progress(min(done, 1.0), text=limits.queue_text(job, position))
+    data.clear_store_caches()
+    if job.state != limits.DONE:
+        st.error(f"Training the default zoo stopped: {job.error or job.state}")
+        return
     bar.progress(1.0, text="done")
     st.success(f"Trained {len(names)} models into {root}.")
+
+
+def _audit_log(root: str) -> None:
+    lines = audit.read(root, 100)
+    if not lines:
+        return
+    with st.expander(f"Audit log: the latest {len(lines)} actions (trainers see this)"):
+        keys = ("time", "who", "action", "target", "outcome")
+        st.dataframe(
+            pd.DataFrame([{k: line.get(k, "") for k in keys} for line in lines]), hide_index=True
+        )
+        st.caption(f"All of it: `{audit.audit_path(root)}`, one JSON object per line.")
 
 
 def _metric(key: str, value: float | None) -> str:
@@ -50,6 +77,7 @@ def _versus(row: dict) -> str:
 def body() -> None:
     """The Zoo page: the zoo table, unusable versions, links; quick training when empty."""
     st.title("Keras Zoo")
+    who = access.current_visitor()
     root = data.store_root()
     st.caption(f"Store: `{root}`")
     rows = data.table(root)
@@ -59,8 +87,12 @@ def body() -> None:
             "The store has no trained model yet. Train the default zoo with its quick "
             "settings (a few minutes on a CPU), or train single entries on the Train page."
         )
-        if st.button("Train the default zoo (quick)", type="primary", key="train_default"):
-            _train_default_zoo(root)
+        if not who or not who.trainer:
+            nobody = access.Visitor("nobody", access.VIEWER, signed_in=True)
+            read_only = access.settings(os.environ, access.server_secrets()).read_only
+            st.caption(access.refusal("Training", who or nobody, read_only=read_only))
+        elif st.button("Train the default zoo (quick)", type="primary", key="train_default"):
+            _train_default_zoo(root, who)
             st.rerun()
 
     frame = pd.DataFrame(
@@ -106,6 +138,9 @@ def body() -> None:
             family = get_spec(r["name"]).family
             keys = ["model", "curves", "gan" if family == "gan" else "explain", "report"]
             ui.links(ref, keys)
+
+    if who is not None and who.trainer:
+        _audit_log(root)
 
 
 ui.run_page(body)

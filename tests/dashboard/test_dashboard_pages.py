@@ -38,7 +38,7 @@ def _strip_baselines(store, name):
     assert info.status == "ok" and "vs_baseline" not in info.metrics
 
 
-PAGES = ["zoo", "model", "curves", "explain", "gan", "compare", "train", "report"]
+PAGES = ["zoo", "model", "curves", "explain", "gan", "compare", "train", "data", "report"]
 
 
 @pytest.mark.parametrize("page", PAGES)
