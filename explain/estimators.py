@@ -9,8 +9,8 @@ Four estimators sit behind one call, :func:`explain.explain`:
     Jacobian only inside smooth blocks (softmax, unknown layers), refined until the
     measured additivity error is within tolerance. Exactly additive on every zoo model —
     CNNs, MLPs, the GAN's discriminator and the recurrent models, where shap's
-    DeepExplainer cannot run at all. One ``tf.function`` over a batch; no global
-    TensorFlow state touched.
+    DeepExplainer cannot run at all. One compiled function over a batch, on TensorFlow
+    or JAX (:mod:`zoo.backend`); no global state touched.
 ``"expected_gradients"`` (ours; the fallback for graphs ``layerwise`` cannot walk)
     Expected gradients over the whole background with adaptive Simpson integration of
     every reference's path, refined where each segment's exact error is large
@@ -24,6 +24,9 @@ Four estimators sit behind one call, :func:`explain.explain`:
 ``"gradient"``
     ``shap.GradientExplainer`` as shap ships it (a sampled reference, ~30 % off in
     additivity at its default sample count).
+
+shap's two explainers are references that run on TensorFlow only; on another backend
+asking for them is one clear :class:`zoo.ZooError` (:func:`shap_unavailable`).
 
 ``"auto"`` picks ``"layerwise"`` for every functional or Sequential model with one input
 and output (every zoo entry) and ``"expected_gradients"`` otherwise. Figures (additivity
@@ -92,7 +95,9 @@ class Explainer:
         lo: np.ndarray,
         hi: np.ndarray,
     ) -> None:
-        import tensorflow as tf
+        from keras import ops
+
+        from zoo import backend
 
         self.model_ref = weakref.ref(model)
         self.model = model
@@ -102,16 +107,14 @@ class Explainer:
         self.lo, self.hi = lo, hi
         self.range_tolerance = RANGE_TOLERANCE
         shape = background.shape[1:]
-        spec = tf.TensorSpec((None, *shape), tf.float32)
 
-        @tf.autograph.experimental.do_not_convert
         def forward(x: Any) -> Any:
             out = model(x, training=False)
-            return tf.reshape(out, (tf.shape(x)[0], -1))
+            return ops.reshape(out, (ops.shape(x)[0], -1))
 
-        # a concrete function: traced once here, never retraced (and no retracing warnings
-        # when many explainers are built in one process)
-        self.forward = tf.function(forward).get_concrete_function(spec)
+        # compiled once here (TensorFlow: a concrete function, never retraced, and no
+        # retracing warnings when many explainers are built in one process)
+        self.forward = backend.compiled(forward, [(None, *shape)])
         preds = np.concatenate(
             [self.predict(background[i : i + 256]) for i in range(0, len(background), 256)]
         )
@@ -119,9 +122,7 @@ class Explainer:
         self.spread = preds[:, list(outputs)].std(axis=0).astype(np.float32)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        import tensorflow as tf
-
-        return self.forward(tf.constant(x)).numpy()
+        return np.asarray(self.forward(x))
 
     def batch_size(self) -> int:
         return 32
@@ -213,6 +214,9 @@ class _ShapBacked(Explainer):
     shap_class = ""  # name of the shap explainer class
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        why = shap_unavailable(self.method)
+        if why:
+            raise ZooError(why)
         super().__init__(*args, **kwargs)
         import shap
 
@@ -289,6 +293,9 @@ def resolve_method(t: Target, method: str) -> str:
     """
     if method not in METHODS:
         raise ZooError(f"unknown method {method!r}; expected one of {list(METHODS)}")
+    why = shap_unavailable(method)
+    if why:
+        raise ZooError(why)
     if method in ("auto", "layerwise"):
         from .layerwise import unsupported
 
@@ -320,6 +327,34 @@ def resolve_method(t: Target, method: str) -> str:
                 "method='expected_gradients'"
             )
     return method
+
+
+def shap_unavailable(method: str) -> str | None:
+    """Why shap's own explainer behind ``method`` cannot run here (None: it can).
+
+    shap's DeepExplainer and GradientExplainer work on TensorFlow models only; on
+    another Keras backend they are unavailable, said in one line.
+
+    Example:
+        >>> shap_unavailable("layerwise") is None
+        True
+        >>> from zoo import backend
+        >>> shap_unavailable("deep") is None if backend.name() == "tensorflow" else True
+        True
+    """
+    shap_class = {"deep": "DeepExplainer", "gradient": "GradientExplainer"}.get(method)
+    if shap_class is None:
+        return None
+    from zoo import backend
+
+    current = backend.name()
+    if current == "tensorflow":
+        return None
+    return (
+        f"method={method!r} (shap.{shap_class}) is unavailable on the {current} backend: shap "
+        "runs it on TensorFlow only; use method='layerwise' or 'expected_gradients', or run "
+        "with KERAS_BACKEND=tensorflow"
+    )
 
 
 def _graph_op_types(model: Any, input_shape: tuple[int, ...]) -> set[str]:

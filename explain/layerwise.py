@@ -11,7 +11,7 @@ patched when it fails. Here the same idea is written as a *modified forward pass
 Keras graph in which each layer returns its true output value but carries the rule's
 multiplier as its gradient (``y + lin(u) - stop_gradient(lin(u))``: the value is exactly
 ``y``, so ties and zeros of ReLU outputs stay exact for the next layer's rule), so one ordinary
-``GradientTape`` gives the attributions and nothing global is touched:
+gradient gives the attributions and nothing global is touched:
 
 - linear and identity-at-inference layers (Dense/Conv without activation, BatchNorm at
   inference, pooling by average, Flatten, Dropout, the ``Random*`` augmentation layers,
@@ -36,7 +36,9 @@ against the real model output for every explanation, never forced to zero. A mod
 walk cannot handle (subclassed models, layers with several inputs that are not linear)
 raises :class:`Unsupported`, and the caller uses adaptive expected gradients instead.
 
-This is the TensorFlow seam of the estimator: tensors are ``tf`` tensors.
+Written with ``keras.ops``, so it runs on every backend; the gradient and the compiled
+function come from :mod:`zoo.backend` (a ``GradientTape`` and a concrete ``tf.function`` on
+TensorFlow, ``jax.jacrev`` / ``jax.grad`` under ``jax.jit`` on JAX).
 """
 
 from __future__ import annotations
@@ -208,7 +210,7 @@ TILED: bool | None = None
 
 
 class LayerwiseRules:
-    """DeepSHAP attributions of ``model`` against a fixed background, one tf.function.
+    """DeepSHAP attributions of ``model`` against a fixed background, one compiled function.
 
     Args:
         model: a functional or Sequential ``keras.Model`` with one input and output.
@@ -232,7 +234,9 @@ class LayerwiseRules:
     """
 
     def __init__(self, model: Any, background: np.ndarray, outputs: tuple[int, ...]) -> None:
-        import tensorflow as tf
+        from keras import ops
+
+        from zoo import backend
 
         self.model = model
         self.graph = _graph(model)
@@ -241,7 +245,7 @@ class LayerwiseRules:
         self.n_refs = len(self.refs)
         self.rules = _classify(self.graph)
         # Reference-side activations of every tensor: computed once, constants after.
-        self.ref_values = self._walk_reference(tf.constant(self.refs))
+        self.ref_values = self._walk_reference(ops.convert_to_tensor(self.refs))
         self._check_recurrent()
         # a recurrent/unknown block whose quadrature can be refined
         self.has_smooth = False
@@ -256,11 +260,7 @@ class LayerwiseRules:
             self.width = max(self.width, size * self._nodes(rule))
         self.tiled = TILED if TILED is not None else "recurrent" in self.rules.values()
         shape = self.refs.shape[1:]
-        spec = tf.TensorSpec((None, *shape), tf.float32)
-        nodes = tf.TensorSpec((None,), tf.float32)
-        self._fn = tf.function(self._attributions, autograph=False).get_concrete_function(
-            spec, nodes, nodes
-        )
+        self._fn = backend.compiled(self._attributions, [(None, *shape), (None,), (None,)])
 
     # ------------------------------------------------------------------ graph walks
 
@@ -311,45 +311,50 @@ class LayerwiseRules:
         return SMOOTH_NODES * 2 if rule == "smooth" else 1  # memory sized for 2 panels
 
     def _attributions(self, x: Any, alpha: Any, weight: Any) -> Any:
-        import tensorflow as tf
+        from keras import ops
+
+        from zoo import backend
 
         self._nodes_now = (alpha, weight)  # read by _smooth while tracing
 
         n_ref, k_out = self.n_refs, len(self.outputs)
-        batch = tf.shape(x)[0]
-        xr = tf.repeat(x, n_ref, axis=0)  # row b * R + r pairs input b with reference r
-        reps = tf.concat([[batch], tf.ones_like(tf.shape(x)[1:])], 0)
-        refs = tf.tile(tf.constant(self.refs), reps)
+        shape = tuple(self.refs.shape[1:])
+        ones = (1,) * len(shape)
+        batch = ops.shape(x)[0]
+        xr = ops.repeat(x, n_ref, axis=0)  # row b * R + r pairs input b with reference r
+        refs = ops.tile(ops.convert_to_tensor(self.refs), (batch, *ones))
         if self.tiled:
             # One copy of the pairs per output and ONE backward pass: a graph without a
             # loop traces and optimizes ~4x faster (measured on gru-digits), at the price
             # of K forward passes; used where tracing dominates (recurrent models).
-            xk = tf.tile(xr, tf.concat([[k_out], tf.ones_like(tf.shape(x)[1:])], 0))
-            with tf.GradientTape() as tape:
-                tape.watch(xk)
-                out = self._walk_pairs(xk, batch * k_out)
-                out = tf.reshape(out, (k_out, tf.shape(xr)[0], -1))
-                total = tf.add_n([tf.reduce_sum(out[i, :, k]) for i, k in enumerate(self.outputs)])
-            grads = tf.reshape(tape.gradient(total, xk), tf.concat([[k_out], tf.shape(xr)], 0))
+            xk = ops.tile(xr, (k_out, *ones))
+
+            def total(t: Any) -> Any:
+                out = ops.reshape(self._walk_pairs(t, batch * k_out), (k_out, -1, self._width))
+                return sum(ops.sum(out[i, :, k]) for i, k in enumerate(self.outputs))
+
+            grads = ops.reshape(backend.gradient(total, xk), (k_out, -1, *shape))
         else:
-            with tf.GradientTape(persistent=k_out > 1) as tape:
-                tape.watch(xr)
-                out = self._walk_pairs(xr, batch)
-                out = tf.reshape(out, (tf.shape(xr)[0], -1))
-                totals = tf.stack([tf.reduce_sum(out[:, k]) for k in self.outputs])
-            # One backward graph inside a loop over the outputs: the forward pass is shared.
-            grads = tape.jacobian(totals, xr, experimental_use_pfor=False)  # (K, B*R, *S)
-        contrib = grads * (xr - refs)[None]
-        shape = tf.concat([[k_out, batch, n_ref], tf.shape(x)[1:]], 0)
-        phis = tf.reduce_mean(tf.reshape(contrib, shape), axis=2)  # (K, B, *S)
-        return tf.transpose(phis, tf.concat([tf.range(1, tf.rank(phis)), [0]], 0))
+
+            def totals(t: Any) -> Any:
+                out = ops.reshape(self._walk_pairs(t, batch), (-1, self._width))
+                return ops.stack([ops.sum(out[:, k]) for k in self.outputs])
+
+            # One backward graph per output, the forward pass shared.
+            grads = backend.jacobian(totals, xr)  # (K, B*R, *S)
+        contrib = grads * ops.expand_dims(xr - refs, 0)
+        phis = ops.mean(ops.reshape(contrib, (k_out, -1, n_ref, *shape)), axis=2)  # (K, B, *S)
+        return ops.transpose(phis, (*range(1, len(shape) + 2), 0))
+
+    @property
+    def _width(self) -> int:
+        return int(np.prod(self.graph.outputs[0].shape[1:]))
 
     def _ref(self, key: Any, batch: Any) -> Any:
-        import tensorflow as tf
+        from keras import ops
 
         ref = self.ref_values[key]
-        reps = tf.concat([[batch], tf.ones((tf.rank(ref) - 1,), tf.int32)], 0)
-        return tf.tile(ref, reps)
+        return ops.tile(ref, (batch, *(1,) * (len(ref.shape) - 1)))
 
     def _walk_pairs(self, xr: Any, batch: Any) -> Any:
         values: dict[int, Any] = {id(self.graph.inputs[0]): xr}
@@ -403,45 +408,46 @@ class LayerwiseRules:
     @staticmethod
     def _elementwise(fn: Any, u: Any, u_ref: Any) -> Any:
         """Rescale rule: slope (s(u) - s(u_r)) / (u - u_r); the true value s(u)."""
-        import tensorflow as tf
+        from keras import ops
 
+        sg = ops.stop_gradient
         y = fn(u)
         y_ref = fn(u_ref)
         du = u - u_ref
-        small = tf.abs(du) < 1e-6
+        small = ops.abs(du) < 1e-6
         eps = 1e-3
         # where u == u_r the slope is the derivative (a central difference suffices: its
         # contribution is multiplied by a difference below 1e-6)
         deriv = (fn(u + eps) - fn(u - eps)) / (2 * eps)
-        slope = tf.where(small, deriv, (y - y_ref) / tf.where(small, tf.ones_like(du), du))
-        slope = tf.stop_gradient(slope)
-        return tf.stop_gradient(y) + slope * (u - tf.stop_gradient(u))
+        slope = ops.where(small, deriv, (y - y_ref) / ops.where(small, ops.ones_like(du), du))
+        return sg(y) + sg(slope) * (u - sg(u))
 
     def _smooth(self, fn: Any, u: Any, u_ref: Any, layer: Any) -> Any:
         """Jacobian integrated along [u_r, u] (composite Gauss-Legendre); true value."""
-        import tensorflow as tf
+        from keras import ops
 
+        sg = ops.stop_gradient
         if layer is None or self._is_softmax(layer):
-            alpha, weight = (tf.constant(a) for a in gauss_legendre(SOFTMAX_PANELS, SOFTMAX_NODES))
+            alpha, weight = (
+                ops.convert_to_tensor(a) for a in gauss_legendre(SOFTMAX_PANELS, SOFTMAX_NODES)
+            )
         else:  # recurrent and unknown blocks: the nodes are an input of the function
             alpha, weight = self._nodes_now
-        n = tf.shape(alpha)[0]
-        y = tf.stop_gradient(fn(u))
-        u_c = tf.stop_gradient(u)
+        y = sg(fn(u))
+        u_c = sg(u)
         du = u_c - u_ref
-        shape = tf.shape(u)
-        lead = tf.concat([[n], tf.ones((tf.rank(u),), tf.int32)], 0)
-        a = tf.reshape(alpha, lead)
-        points = tf.expand_dims(u_ref, 0) + a * tf.expand_dims(du, 0)  # (n, N, ...)
-        moving = tf.stop_gradient(points) + tf.expand_dims(u - u_c, 0)
-        flat = tf.reshape(moving, tf.concat([[-1], shape[1:]], 0))
+        lead = (-1, *(1,) * len(u.shape))
+        a = ops.reshape(alpha, lead)
+        points = ops.expand_dims(u_ref, 0) + a * ops.expand_dims(du, 0)  # (n, N, ...)
+        moving = sg(points) + ops.expand_dims(u - u_c, 0)
+        flat = ops.reshape(moving, (-1, *u.shape[1:]))
         out = fn(flat)
-        out = tf.reshape(out, tf.concat([[n], tf.shape(y)], 0))
-        w = tf.reshape(weight, tf.concat([[n], tf.ones((tf.rank(y),), tf.int32)], 0))
+        out = ops.reshape(out, (-1, *ops.shape(y)))
+        w = ops.reshape(weight, (-1, *(1,) * len(y.shape)))
         # d lin / d u = sum_i w_i J(p_i): the Jacobian's path integral. Its value is
         # replaced by the true output (the integral only defines the multiplier).
-        lin = tf.reduce_sum(w * out, axis=0)
-        return y + (lin - tf.stop_gradient(lin))
+        lin = ops.sum(w * out, axis=0)
+        return y + (lin - sg(lin))
 
     @staticmethod
     def _maxpool(layer: Any, u: Any, u_ref: Any) -> Any:
@@ -454,38 +460,39 @@ class LayerwiseRules:
         consecutive crossings gives the fractions exactly: summation to delta holds, and
         no multiplier is a division by a small difference.
         """
-        import tensorflow as tf
+        from keras import ops
 
+        sg = ops.stop_gradient
         ph, pw = tuple(layer.pool_size)
-        y = tf.stop_gradient(layer(u))
-        h, w = tf.shape(y)[1], tf.shape(y)[2]
+        y = sg(layer(u))
+        h, w = int(y.shape[1]), int(y.shape[2])
         k = ph * pw
 
         def windows(t: Any) -> Any:  # (N, H, W, C) -> (N, H', W', C, ph * pw)
             t = t[:, : h * ph, : w * pw, :]
-            n, c = tf.shape(t)[0], tf.shape(t)[3]
-            t = tf.reshape(t, tf.stack([n, h, ph, w, pw, c]))
-            t = tf.transpose(t, [0, 1, 3, 5, 2, 4])
-            return tf.reshape(t, tf.stack([n, h, w, c, k]))
+            c = int(t.shape[3])
+            t = ops.reshape(t, (-1, h, ph, w, pw, c))
+            t = ops.transpose(t, (0, 1, 3, 5, 2, 4))
+            return ops.reshape(t, (-1, h, w, c, k))
 
         start = windows(u_ref)
-        du = windows(tf.stop_gradient(u)) - start
-        cuts = [tf.zeros_like(start[..., :1]), tf.ones_like(start[..., :1])]
+        du = windows(sg(u)) - start
+        cuts = [ops.zeros_like(start[..., :1]), ops.ones_like(start[..., :1])]
         for i in range(k):
             for j in range(i + 1, k):
                 slope = du[..., i : i + 1] - du[..., j : j + 1]
                 gap = start[..., j : j + 1] - start[..., i : i + 1]
-                ok = tf.abs(slope) > 0
-                at = tf.where(ok, gap / tf.where(ok, slope, tf.ones_like(slope)), 0.0)
-                cuts.append(tf.clip_by_value(at, 0.0, 1.0))
-        cuts = tf.sort(tf.concat(cuts, axis=-1), axis=-1)  # (..., P)
+                ok = ops.abs(slope) > 0
+                at = ops.where(ok, gap / ops.where(ok, slope, ops.ones_like(slope)), 0.0)
+                cuts.append(ops.clip(at, 0.0, 1.0))
+        cuts = ops.sort(ops.concatenate(cuts, axis=-1), axis=-1)  # (..., P)
         lengths = cuts[..., 1:] - cuts[..., :-1]
         mids = (cuts[..., 1:] + cuts[..., :-1]) / 2
         lines = start[..., None, :] + mids[..., :, None] * du[..., None, :]  # (..., P-1, k)
-        winner = tf.one_hot(tf.argmax(lines, axis=-1), k, dtype=u.dtype)
-        share = tf.stop_gradient(tf.reduce_sum(winner * lengths[..., None], axis=-2))
-        lin = tf.reduce_sum(share * windows(u), axis=-1)  # (N, H', W', C)
-        return y + (lin - tf.stop_gradient(lin))
+        winner = ops.one_hot(ops.argmax(lines, axis=-1), k, dtype=u.dtype)
+        share = sg(ops.sum(winner * lengths[..., None], axis=-2))
+        lin = ops.sum(share * windows(u), axis=-1)  # (N, H', W', C)
+        return y + (lin - sg(lin))
 
     # ------------------------------------------------------------------ public
 
@@ -511,8 +518,6 @@ class LayerwiseRules:
         never forced. Gauss-Legendre converges exponentially on the analytic paths
         of LSTM/GRU cells, so a few doublings suffice.
         """
-        import tensorflow as tf
-
         x = np.ascontiguousarray(x, np.float32)
         bs = self.batch_size()
         out = np.empty((*x.shape, len(self.outputs)), np.float32)
@@ -520,11 +525,11 @@ class LayerwiseRules:
         nodes = SMOOTH_NODES
         self.nodes_used = np.full(len(x), nodes, np.int32)
         while len(todo):
-            alpha, weight = (tf.constant(a) for a in gauss_legendre(1, nodes))
+            alpha, weight = gauss_legendre(1, nodes)
             step = max(1, bs * SMOOTH_NODES // nodes)
             for i in range(0, len(todo), step):
                 idx = todo[i : i + step]
-                out[idx] = self._fn(tf.constant(x[idx]), alpha, weight).numpy()
+                out[idx] = self._fn(x[idx], alpha, weight)
             self.nodes_used[todo] = nodes
             if f is None or base is None or not self.has_smooth or nodes >= MAX_NODES:
                 break

@@ -28,8 +28,8 @@ gradient evaluation (the midpoint) per reference. Saturated softmax paths, whose
 flips over a short stretch of the path, get refined there and only there.
 
 This module is backend-neutral numpy bookkeeping around one function that returns model
-outputs and input gradients for a batch of points (:func:`gradient_function`, the
-TensorFlow seam).
+outputs and input gradients for a batch of points (:func:`gradient_function`, written
+with ``keras.ops`` over the gradient seam :mod:`zoo.backend`).
 """
 
 from __future__ import annotations
@@ -52,10 +52,11 @@ GradFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def gradient_function(model: Any, outputs: tuple[int, ...], shape: tuple[int, ...]) -> GradFn:
-    """TensorFlow: ``points (P, *shape) -> (f (P, K), grad (P, D, K))`` for ``outputs``.
+    """``points (P, *shape) -> (f (P, K), grad (P, D, K))`` for ``outputs``, any backend.
 
-    One concrete ``tf.function`` (traced once, any batch size). ``D`` is the flattened
-    input size, ``K = len(outputs)``.
+    Compiled once (:func:`zoo.backend.compiled`); the gradients are one reverse-mode
+    Jacobian of the outputs' sums over the batch (:func:`zoo.backend.jacobian`). ``D``
+    is the flattened input size, ``K = len(outputs)``.
 
     Example:
         >>> import keras
@@ -65,30 +66,29 @@ def gradient_function(model: Any, outputs: tuple[int, ...], shape: tuple[int, ..
         >>> f.shape, g.shape
         ((4, 2), (4, 3, 2))
     """
-    import tensorflow as tf
+    from keras import ops
+
+    from zoo import backend
 
     d = int(np.prod(shape))
     idx = list(outputs)
 
-    @tf.autograph.experimental.do_not_convert
-    def call(points: Any) -> Any:
-        with tf.GradientTape(persistent=len(idx) > 1) as tape:
-            tape.watch(points)
-            out = tf.reshape(model(points, training=False), (tf.shape(points)[0], -1))
-            picked = [out[:, k] for k in idx]
-            totals = [tf.reduce_sum(p) for p in picked]
-        grads = [tf.reshape(tape.gradient(t, points), (-1, d)) for t in totals]
-        return tf.stack(picked, axis=-1), tf.stack(grads, axis=-1)
+    def picked(points: Any) -> Any:
+        out = ops.reshape(model(points, training=False), (ops.shape(points)[0], -1))
+        return ops.stack([out[:, k] for k in idx], axis=-1)
 
-    spec = tf.TensorSpec((None, *shape), tf.float32)
-    fn = tf.function(call).get_concrete_function(spec)
+    def call(points: Any) -> Any:
+        grads = backend.jacobian(lambda p: ops.sum(picked(p), axis=0), points)  # (K, P, *S)
+        return picked(points), ops.transpose(ops.reshape(grads, (len(idx), -1, d)), (1, 2, 0))
+
+    fn = backend.compiled(call, [(None, *shape)])
 
     def run(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         fs, gs = [], []
         for i in range(0, len(points), MAX_POINTS):
-            f, g = fn(tf.constant(points[i : i + MAX_POINTS]))
-            fs.append(f.numpy())
-            gs.append(g.numpy())
+            f, g = fn(points[i : i + MAX_POINTS])
+            fs.append(f)
+            gs.append(g)
         return np.concatenate(fs), np.concatenate(gs)
 
     return run

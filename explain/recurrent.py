@@ -25,7 +25,7 @@ import dataclasses
 from typing import Any
 
 _MERGES = ("concat", "sum", "ave", "mul")
-UNROLL_STEPS = 16  # sequences up to this long are unrolled; longer ones run as tf.scan
+UNROLL_STEPS = 16  # sequences up to this long are unrolled; longer ones run as ops.scan
 
 
 @dataclasses.dataclass
@@ -76,22 +76,23 @@ def _lin(fn: Any, a: Pair) -> Pair:
 
 def _act(fn: Any, a: Pair) -> Pair:
     """Rescale rule; the input side's value is exactly ``fn(a.x)``."""
-    import tensorflow as tf
+    from keras import ops
 
+    sg = ops.stop_gradient
     y, y_ref = fn(a.x), fn(a.r)
     d = a.x - a.r
-    small = tf.abs(d) < 1e-6
+    small = ops.abs(d) < 1e-6
     eps = 1e-3
     deriv = (fn(a.x + eps) - fn(a.x - eps)) / (2 * eps)
-    slope = tf.stop_gradient(tf.where(small, deriv, (y - y_ref) / tf.where(small, 1.0, d)))
-    return Pair(tf.stop_gradient(y) + slope * (a.x - tf.stop_gradient(a.x)), y_ref)
+    slope = sg(ops.where(small, deriv, (y - y_ref) / ops.where(small, ops.ones_like(d), d)))
+    return Pair(sg(y) + slope * (a.x - sg(a.x)), y_ref)
 
 
 def _mul(a: Pair, b: Pair) -> Pair:
     """Shapley split of a product: exact, d(ab) = mean(b) da + mean(a) db."""
-    import tensorflow as tf
+    from keras import ops
 
-    sg = tf.stop_gradient
+    sg = ops.stop_gradient
     mean_a, mean_b = sg((a.x + a.r) / 2), sg((b.x + b.r) / 2)
     x = sg(a.x * b.x) + mean_b * (a.x - sg(a.x)) + mean_a * (b.x - sg(b.x))
     return Pair(x, a.r * b.r)
@@ -100,14 +101,14 @@ def _mul(a: Pair, b: Pair) -> Pair:
 def _gate_weights(cell: Any, gates: int) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
     """The cell's kernels and biases cut per gate, read once per layer (not once per step:
     slicing a Keras variable inside the step made tracing an unrolled cell 10x slower)."""
-    import tensorflow as tf
+    from keras import ops
 
     u = cell.units
-    kernel = tf.convert_to_tensor(cell.kernel)
-    rec = tf.convert_to_tensor(cell.recurrent_kernel)
+    kernel = ops.convert_to_tensor(cell.kernel)
+    rec = ops.convert_to_tensor(cell.recurrent_kernel)
     in_b = rec_b = None
     if cell.use_bias:
-        bias = tf.convert_to_tensor(cell.bias)
+        bias = ops.convert_to_tensor(cell.bias)
         reset_after = getattr(cell, "reset_after", False)
         in_b, rec_b = (bias[0], bias[1]) if reset_after else (bias, None)
 
@@ -118,10 +119,10 @@ def _gate_weights(cell: Any, gates: int) -> tuple[list[Any], list[Any], list[Any
 
 
 def _affine(w: Any, b: Any) -> Any:
-    import tensorflow as tf
+    from keras import ops
 
     def f(t: Any) -> Any:
-        out = tf.matmul(t, w)
+        out = ops.matmul(t, w)
         return out if b is None else out + b
 
     return f
@@ -157,18 +158,19 @@ def _lstm_step(cell: Any, weights: Any, x_t: Pair, h: Pair, c: Pair) -> tuple[Pa
 
 
 def _run(layer: Any, seq: Pair) -> Pair:
-    """One LSTM/GRU layer over a sequence pair ``(N, T, F)``, as a ``tf.scan`` over time
+    """One LSTM/GRU layer over a sequence pair ``(N, T, F)``, as an ``ops.scan`` over time
     (a loop in the graph: tracing and gradients stay small however long the sequence)."""
-    import tensorflow as tf
+    from keras import ops
 
     cell = layer.cell
     gru = type(layer).__name__ == "GRU"
-    xs = tf.transpose(seq.x, [1, 0, 2])  # time-major
-    rs = tf.transpose(seq.r, [1, 0, 2])
+    xs = ops.transpose(seq.x, (1, 0, 2))  # time-major
+    rs = ops.transpose(seq.r, (1, 0, 2))
     if layer.go_backwards:
-        xs, rs = tf.reverse(xs, [0]), tf.reverse(rs, [0])
-    zeros = tf.zeros(tf.stack([tf.shape(seq.x)[0], cell.units]), seq.x.dtype)
-    zeros_r = tf.zeros(tf.stack([tf.shape(seq.r)[0], cell.units]), seq.r.dtype)
+        xs, rs = ops.flip(xs, axis=0), ops.flip(rs, axis=0)
+    # zeros (N, units) shaped like the batch, whatever the backend knows of N statically
+    zeros = ops.zeros_like(ops.matmul(seq.x[:, 0, :], ops.zeros((seq.x.shape[-1], cell.units))))
+    zeros_r = ops.zeros_like(ops.matmul(seq.r[:, 0, :], ops.zeros((seq.r.shape[-1], cell.units))))
 
     weights = _gate_weights(cell, 3 if gru else 4)
 
@@ -188,12 +190,19 @@ def _run(layer: Any, seq: Pair) -> Pair:
         for t in range(steps):
             state = step(state, (xs[t], rs[t]))
             outs.append(state)
-        hx, hr = tf.stack([o[0] for o in outs]), tf.stack([o[1] for o in outs])
+        hx, hr = ops.stack([o[0] for o in outs]), ops.stack([o[1] for o in outs])
     else:
-        hx, hr, _, _ = tf.scan(step, (xs, rs), initializer=state)
+
+        def scan_step(carry: Any, inputs: Any) -> tuple[Any, Any]:
+            new = step(carry, inputs)
+            # the whole state as the stacked output: Keras' TensorFlow scan expects the
+            # outputs shaped like the carry
+            return new, new
+
+        _, (hx, hr, _, _) = ops.scan(scan_step, state, (xs, rs))
     if not layer.return_sequences:
         return Pair(hx[-1], hr[-1])
-    return Pair(tf.transpose(hx, [1, 0, 2]), tf.transpose(hr, [1, 0, 2]))
+    return Pair(ops.transpose(hx, (1, 0, 2)), ops.transpose(hr, (1, 0, 2)))
 
 
 def layer_pair(layer: Any, seq: Pair) -> Pair:
@@ -208,17 +217,17 @@ def layer_pair(layer: Any, seq: Pair) -> Pair:
         >>> bool(np.allclose(out.x, y, atol=1e-5))
         True
     """
-    import tensorflow as tf
+    from keras import ops
 
     if type(layer).__name__ != "Bidirectional":
         return _run(layer, seq)
     fwd = _run(layer.forward_layer, seq)
     bwd = _run(layer.backward_layer, seq)
     if layer.return_sequences:  # Keras puts the backward outputs back in time order
-        bwd = Pair(tf.reverse(bwd.x, [1]), tf.reverse(bwd.r, [1]))
+        bwd = Pair(ops.flip(bwd.x, axis=1), ops.flip(bwd.r, axis=1))
     mode = layer.merge_mode
     if mode == "concat":
-        return Pair(tf.concat([fwd.x, bwd.x], -1), tf.concat([fwd.r, bwd.r], -1))
+        return Pair(ops.concatenate([fwd.x, bwd.x], -1), ops.concatenate([fwd.r, bwd.r], -1))
     if mode == "sum":
         return fwd + bwd
     if mode == "ave":

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo import artifact, staging
+from zoo import backend as _backend
 from zoo.artifact import FORMAT_VERSION, MANIFEST, UNCHECKED_DIRS, Damage
 from zoo.errors import ArtifactError, StorageError, UnknownModelError, describe_os_error
 from zoo.registry import get_spec
@@ -307,6 +308,7 @@ class Store:
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "files": files,
             "versions": library_versions(),
+            "backend": _backend.recorded(),  # the Keras backend it was trained on (issue 11)
         }
         (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
         _fsync_tree(folder)

@@ -1,4 +1,11 @@
-"""Convolutional image classifier."""
+"""Convolutional image classifier, and the augmentation its training pipeline applies.
+
+The model holds no training-only layers: `augmentation` (small random shifts, rotations
+and zooms) is applied to each training batch in the input pipeline (`zoo.training`), on
+every backend, so the stored model is the same plain network on TensorFlow and JAX.
+Versions stored before kept those layers inside the model; they are identity at
+inference and still load.
+"""
 
 from __future__ import annotations
 
@@ -24,14 +31,12 @@ def build_cnn(
     l2: float = 0.0,
     dropout: float = 0.0,
     batch_norm: bool = False,
-    augment: bool = False,
-    seed: int = 0,
 ) -> Any:
     """A CNN: one conv block per entry of `filters`, global pooling, dense head.
 
     Each block is Conv2D -> (BatchNorm) -> activation, with 2x2 max pooling while the
-    feature map is still larger than 2x2 (8x8 digits allow two poolings). `augment` adds
-    small random shifts, rotations and zooms that are active only during training.
+    feature map is still larger than 2x2 (8x8 digits allow two poolings). Augmentation
+    is not part of the model: see `augmentation`.
 
     Example:
         >>> m = build_cnn((8, 8, 1), 10, filters=(16,), dropout=0.2, batch_norm=True)
@@ -43,12 +48,6 @@ def build_cnn(
 
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
-    if augment:
-        # Preprocessing layers are identity at inference, so predictions and
-        # explanations of a trained model never see random transforms.
-        x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed, name="aug_shift")(x)
-        x = layers.RandomRotation(0.04, fill_mode="constant", seed=seed, name="aug_rotate")(x)
-        x = layers.RandomZoom(0.1, fill_mode="constant", seed=seed, name="aug_zoom")(x)
     side = min(input_shape[0], input_shape[1])
     for i, n_filters in enumerate(filters):
         x = layers.Conv2D(
@@ -86,5 +85,36 @@ def from_config(cfg: TrainConfig, data: Dataset) -> Any:
     return build_cnn(
         data.input_shape,
         **head_options(cfg, data),
-        **config_args(cfg, "filters", "kernel_size", "augment", "seed"),
+        **config_args(cfg, "filters", "kernel_size"),
+    )
+
+
+def augmentation(seed: int = 0) -> Any:
+    """The training-time augmentation of the `augment` option, for the input pipeline.
+
+    Random shifts (up to 10 % of each side), rotations (up to 0.04 of a turn) and zooms
+    (up to 10 %), filled with zeros: the parameters the model-internal layers had, so
+    the augmentation statistics are unchanged. Call it with `training=True` on a batch
+    (`zoo.training` maps it over the training batches in a `tf.data` pipeline, which
+    Keras supports on every backend); seeded by the config's seed.
+
+    Example:
+        >>> import numpy as np
+        >>> aug = augmentation(seed=0)
+        >>> [layer.name for layer in aug.layers]
+        ['aug_shift', 'aug_rotate', 'aug_zoom']
+        >>> x = np.ones((2, 8, 8, 1), "float32")
+        >>> bool(np.allclose(aug(x, training=False), x))
+        True
+    """
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed, name="aug_shift"),
+            layers.RandomRotation(0.04, fill_mode="constant", seed=seed, name="aug_rotate"),
+            layers.RandomZoom(0.1, fill_mode="constant", seed=seed, name="aug_zoom"),
+        ],
+        name="augmentation",
     )

@@ -3,8 +3,11 @@
 The pattern follows the Keras 3 guides: :class:`GAN` subclasses ``keras.Model``,
 takes one optimizer per network in :meth:`GAN.compile` and runs two gradient steps in
 :meth:`GAN.train_step` (discriminator, then generator), so ``fit`` brings callbacks,
-progress bars and ``steps_per_execution`` for free. :class:`GanMonitor` turns a
-feature extractor into a per-epoch FID curve plus a strip of samples from fixed noise.
+progress bars and ``steps_per_execution`` for free. The step is written once with
+``keras.ops``; its gradients and, on JAX, its stateless form (the trainer passes the
+variables' values in and takes the new ones back) come from :mod:`zoo.backend`.
+:class:`GanMonitor` turns a feature extractor into a per-epoch FID curve plus a strip of
+samples from fixed noise.
 The zoo's `gan-digits` entry builds and fits it through `zoo.models.gan_family`; the
 tuned settings are in `zoo.models.gan_tuning`.
 
@@ -32,9 +35,9 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
-from keras import layers
+from keras import layers, ops
 
+from zoo import backend
 from zoo.errors import ConfigError, DataError
 
 # The tuned numbers are plain data in their own module (the registry reads them without
@@ -233,6 +236,9 @@ class GAN(keras.Model):
         # Unseeded generate() calls draw from here: repeatable per GAN, and they leave
         # the training noise stream untouched.
         self._sample_rng = np.random.default_rng(seed + 1)
+        # Both networks are built; fit() must not build the GAN by calling it on images
+        # (Keras' JAX trainer would, with a batch of real images as the noise).
+        self.built = True
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
@@ -280,8 +286,15 @@ class GAN(keras.Model):
                 "d_optimizer and g_optimizer are the same object; an optimizer keeps "
                 "per-variable state, so pass two instances"
             )
-        # No XLA: on the project's 2-core CPU it ran these tiny convs ~10x slower.
-        super().compile(jit_compile=False, steps_per_execution=steps_per_execution)
+        # No XLA on TensorFlow: on the project's 2-core CPU it ran these tiny convs ~10x
+        # slower. JAX always compiles; its trainer carries the optimizers' state only for
+        # `self.optimizer`, so there it is a pair holding both.
+        jax = backend.name() == "jax"
+        super().compile(
+            optimizer=_OptimizerPair(d_opt, g_opt) if jax else "rmsprop",
+            jit_compile=jax,
+            steps_per_execution=steps_per_execution,
+        )
         self.d_optimizer = d_opt
         self.g_optimizer = g_opt
         self.loss_name = loss
@@ -301,33 +314,48 @@ class GAN(keras.Model):
         """Generate images from noise (so ``gan(noise)`` works like the generator)."""
         return self.generator(noise, training=training)
 
-    def train_step(self, data: Any) -> dict[str, Any]:
+    def train_step(self, *args: Any) -> Any:
+        """One step of both networks: ``train_step(data)`` on TensorFlow, and on JAX
+        ``train_step(state, data) -> (logs, state)``, the stateless form Keras' JAX
+        trainer calls (:func:`zoo.backend.stateless_step`)."""
+        if len(args) == 2:
+            state, data = args
+            return backend.stateless_step(self, self._step, state, data)
+        return self._step(args[0])
+
+    def _step(self, data: Any) -> dict[str, Any]:
         # fit(x) yields x; fit(x, y) or a labelled dataset yields tuples: labels unused.
         real = data[0] if isinstance(data, tuple | list) else data
-        real = tf.cast(real, self.compute_dtype)
-        batch_size = tf.shape(real)[0]
+        real = ops.cast(real, self.compute_dtype)
+        batch_size = ops.shape(real)[0]
 
         # 1) Discriminator: real -> 1, fake -> 0, one batch so it is one forward pass.
         noise = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
         fake = self.generator(noise, training=True)
-        images = tf.concat([real, fake], axis=0)
-        real_target = tf.fill((batch_size, 1), 1.0 - self.label_smoothing)
-        labels = tf.concat([real_target, tf.zeros((batch_size, 1))], axis=0)
-        with tf.GradientTape() as tape:
+        images = ops.concatenate([real, fake], axis=0)
+        real_target = ops.full((batch_size, 1), 1.0 - self.label_smoothing)
+        labels = ops.concatenate([real_target, ops.zeros((batch_size, 1))], axis=0)
+
+        def d_objective() -> tuple[Any, Any]:
             scores = self.discriminator(images, training=True)
             d_loss = self.loss_fn(labels, scores)
-            d_total = d_loss + _penalty(self.discriminator)
-        grads = tape.gradient(d_total, self.discriminator.trainable_variables)
-        self.d_optimizer.apply(grads, self.discriminator.trainable_variables)
+            return d_loss + _penalty(self.discriminator), d_loss
+
+        d_vars = self.discriminator.trainable_variables
+        (_, d_loss), grads = backend.value_and_gradients(d_objective, d_vars)
+        self.d_optimizer.apply(grads, d_vars)
 
         # 2) Generator: make the (just updated, now frozen) discriminator say "real".
         noise = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
-        with tf.GradientTape() as tape:
+
+        def g_objective() -> tuple[Any, Any]:
             scores = self.discriminator(self.generator(noise, training=True), training=True)
-            g_loss = self.loss_fn(tf.ones((batch_size, 1)), scores)
-            g_total = g_loss + _penalty(self.generator)
-        grads = tape.gradient(g_total, self.generator.trainable_variables)
-        self.g_optimizer.apply(grads, self.generator.trainable_variables)
+            g_loss = self.loss_fn(ops.ones((batch_size, 1)), scores)
+            return g_loss + _penalty(self.generator), g_loss
+
+        g_vars = self.generator.trainable_variables
+        (_, g_loss), grads = backend.value_and_gradients(g_objective, g_vars)
+        self.g_optimizer.apply(grads, g_vars)
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
@@ -351,6 +379,21 @@ class GAN(keras.Model):
         rng = self._sample_rng if seed is None else np.random.default_rng(seed)
         noise = rng.standard_normal((n, self.latent_dim)).astype("float32")
         return generate_from_noise(self.generator, noise, batch_size=batch_size)
+
+
+class _OptimizerPair(keras.optimizers.Optimizer):
+    """Both networks' optimizers as the one ``model.optimizer`` Keras' JAX trainer reads
+    (its ``variables`` are theirs); the GAN's step applies each one itself."""
+
+    def __init__(self, d_optimizer: Any, g_optimizer: Any) -> None:
+        super().__init__(learning_rate=0.0, name="gan_optimizers")
+        self.pair = (d_optimizer, g_optimizer)
+        self.built = True
+
+    @property
+    def variables(self) -> list[Any]:
+        d_opt, g_opt = self.pair
+        return [*d_opt.variables, *g_opt.variables]
 
 
 def generate_from_noise(
@@ -386,7 +429,7 @@ def _optimizer(opt: str | keras.optimizers.Optimizer | None) -> keras.optimizers
 
 def _penalty(model: keras.Model) -> Any:
     # model.losses holds the kernel regularizers' terms; 0.0 when there are none.
-    return tf.add_n(model.losses) if model.losses else tf.constant(0.0)
+    return sum(model.losses, ops.convert_to_tensor(0.0))
 
 
 def frechet_distance(features_a: np.ndarray, features_b: np.ndarray, eps: float = 1e-6) -> float:
