@@ -133,9 +133,11 @@ def test_good_fit_when_early_stopping_restores_the_best_weights(tmp_path):
     # cnn-digits' own quick settings (dropout, batch norm, augmentation, early stopping):
     # its validation loss sits below the training loss (dropout and augmentation raise
     # the latter) and wanders within its noise after the best epoch. Early stopping
-    # fires; the stored weights are the best epoch's, and the text says so.
+    # restores the best epoch's weights at the end, whether or not its patience ran out
+    # (with augmentation in the input pipeline the quick run's best epoch came 2 before
+    # its last of 25, so it did not); the stored weights are the best's, the text says so.
     run, d = _diagnosed(tmp_path, "good fit", "cnn-digits", quick=True)
-    assert d["early_stopped"] and d["restored_epoch"] == d["best_epoch"] == d["stored_epoch"]
+    assert d["restored_epoch"] == d["best_epoch"] == d["stored_epoch"]
     assert d["restored_epoch"] < d["epochs_run"]
     assert f"the model you load is from epoch {d['restored_epoch']}" in d["message"]
     data = run.dataset()
