@@ -422,3 +422,21 @@ def keras_cache_dir() -> Path:
     """
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     return Path(home) / "datasets"
+
+
+def dataset_info(data: Dataset) -> dict[str, Any]:
+    """The `dataset` block of a version's metrics: name, input, classes, features, source.
+
+    Example:
+        >>> from zoo.data import load_dataset
+        >>> dataset_info(load_dataset("cancer"))["class_names"]
+        ['malignant', 'benign']
+    """
+    return {
+        "name": data.name,
+        "input_kind": data.input_kind,
+        "input_shape": list(data.input_shape),
+        "class_names": list(data.class_names) if data.class_names else None,
+        "feature_names": list(data.feature_names) if data.feature_names else None,
+        "description": data.description,
+    }

@@ -33,7 +33,7 @@ import numpy as np
 
 from zoo import registry
 from zoo.config import TrainConfig
-from zoo.data import DATASETS, Dataset
+from zoo.data import DATASETS, Dataset, dataset_info
 from zoo.errors import ConfigError, DataError, ZooError
 from zoo.store import Store, write_json
 
@@ -428,21 +428,3 @@ def _baselines(cfg: TrainConfig, data: Dataset, task: str, raw: np.ndarray) -> d
     except (ValueError, ZooError, np.linalg.LinAlgError) as err:
         log.warning("no baselines for %s: %s", cfg.model, err)
         return {"baselines": {"error": f"{type(err).__name__}: {err}"}}
-
-
-def dataset_info(data: Dataset) -> dict[str, Any]:
-    """The `dataset` block of a version's metrics: name, input, classes, features, source.
-
-    Example:
-        >>> from zoo.data import load_dataset
-        >>> dataset_info(load_dataset("cancer"))["class_names"]
-        ['malignant', 'benign']
-    """
-    return {
-        "name": data.name,
-        "input_kind": data.input_kind,
-        "input_shape": list(data.input_shape),
-        "class_names": list(data.class_names) if data.class_names else None,
-        "feature_names": list(data.feature_names) if data.feature_names else None,
-        "description": data.description,
-    }

@@ -37,7 +37,7 @@ from zoo.compiling import (  # noqa: F401  (public here too: callers import them
     optimizer_for,
 )
 from zoo.config import TrainConfig
-from zoo.data import Dataset
+from zoo.data import Dataset, dataset_info
 from zoo.errors import ConfigError, ZooError
 from zoo.registry import fit_planner, get_spec
 from zoo.resume import _resume_class, resume_dir
@@ -374,7 +374,7 @@ def _evaluate_and_store(
         "epochs_run": len(epoch_times),
         "samples_per_second": len(plan.x) * len(epoch_times) / max(sum(epoch_times), 1e-9),
     }
-    metrics["dataset"] = _dataset_info(data)
+    metrics["dataset"] = dataset_info(data)
     metrics["parameters"] = int(sum(model.count_params() for model in plan.models.values()))
     _write_run(folder, cfg, history, metrics)
     if data.preprocessing:  # the user's data: its fitted preprocessing, JSON (zoo.preprocessing)
@@ -450,17 +450,6 @@ def evaluate_trained(trained: TrainedModel) -> dict[str, Any]:
     if trained.task == "generation":
         return dict(trained.metrics)
     return test_metrics(trained.model, trained.dataset(), trained.task)
-
-
-def _dataset_info(data: Dataset) -> dict[str, Any]:
-    return {
-        "name": data.name,
-        "input_kind": data.input_kind,
-        "input_shape": list(data.input_shape),
-        "class_names": list(data.class_names) if data.class_names else None,
-        "feature_names": list(data.feature_names) if data.feature_names else None,
-        "description": data.description,
-    }
 
 
 def _nan_epoch(hist: History) -> int | None:
