@@ -66,16 +66,6 @@ def server(store: Path) -> Iterator[Server]:
         yield srv
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Debian's chromium, headless, driven by playwright; fails (no skip) when missing."""
-    problem = harness.browser_problem()
-    if problem:
-        pytest.fail(problem)
-    with harness.chromium() as chromium:
-        yield chromium
-
-
 class Walk:
     """One browser tab on the dashboard, with the checks every page gets."""
 
