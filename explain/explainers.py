@@ -231,7 +231,8 @@ def explain(
         >>> e.output_names[:3], explain.info(e).method
         (['0', '1', '2'], 'layerwise')
     """
-    t = resolve_target(target, output_names, feature_names)
+    sample = background if isinstance(background, np.ndarray) else None
+    t = resolve_target(target, output_names, feature_names, sample=sample)
     xs, in_range_matters = model_inputs(t, x, seed)  # a count: GAN samples, else DataError
     return explain_prepared(
         t,

@@ -118,16 +118,27 @@ def _activation_name(model: Any) -> str:
     return getattr(act, "__name__", "") or ""
 
 
-def _shapes(model: Any) -> tuple[tuple[int, ...], int]:
+def _shapes(model: Any, sample: Any = None) -> tuple[tuple[int, ...], int]:
     try:
         in_shape = model.input_shape
         out_shape = model.output_shape
     except (AttributeError, ValueError) as err:
+        if sample is not None and np.ndim(sample) >= 2:
+            # A subclassed model has no symbolic input: its shapes are those of a batch
+            # it is called on (the background a plain model must come with).
+            batch = np.asarray(sample[:1], np.float32)
+            in_shape = (None, *batch.shape[1:])
+            out_shape = (None, *np.shape(model(batch, training=False))[1:])
+            return _checked_shapes(model, in_shape, out_shape)
         raise ZooError(
             f"cannot read the input/output shape of model {model.name!r} ({err}); expected "
             "a built functional or Sequential keras.Model; build it with keras.Input(...) "
-            "or call it once on a batch"
+            "or pass background= as an array"
         ) from err
+    return _checked_shapes(model, in_shape, out_shape)
+
+
+def _checked_shapes(model: Any, in_shape: Any, out_shape: Any) -> tuple[tuple[int, ...], int]:
     if isinstance(in_shape, list) or isinstance(out_shape, list) or isinstance(in_shape, dict):
         raise ZooError(
             f"model {model.name!r} has several inputs or outputs; expected one input tensor "
@@ -172,12 +183,15 @@ def resolve_target(
     target: Any,
     output_names: Sequence[str] | None = None,
     feature_names: Sequence[str] | None = None,
+    sample: Any = None,
 ) -> Target:
     """The :class:`Target` of a ``TrainedModel`` or a plain keras.Model.
 
     ``output_names`` and ``feature_names`` name a plain model's outputs and tabular
-    features (a TrainedModel's come from its dataset). Raises ``ZooError`` for anything
-    else, and for models with several inputs or outputs or unknown input sizes.
+    features (a TrainedModel's come from its dataset); ``sample``, a batch of inputs,
+    gives the shapes of a subclassed model (which has no symbolic input). Raises
+    ``ZooError`` for anything else, and for models with several inputs or outputs or
+    unknown input sizes.
 
     Example:
         >>> t = resolve_target(zoo.load("cnn-digits").model)
@@ -189,7 +203,7 @@ def resolve_target(
     """
     if _is_keras_model(target):
         model, trained = target, None
-        shape, k = _shapes(model)
+        shape, k = _shapes(model, sample)
         kind = _kind_for(shape)
         if not kind:
             raise ZooError(

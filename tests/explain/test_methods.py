@@ -123,6 +123,34 @@ def test_unwalkable_model_falls_back_to_adaptive_expected_gradients(load_model):
     assert explain.info(rough).additivity["p95"] > 10 * meta.additivity["p95"]
 
 
+def test_a_subclassed_model_is_explained_from_its_background(load_model):
+    import keras
+
+    # no symbolic input to walk or read shapes from: the background gives the shapes and
+    # adaptive expected gradients the values (shap's explainers refuse such a model)
+    d = load_model("mlp-cancer").dataset()
+
+    class Gated(keras.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.hidden = keras.layers.Dense(8, activation="tanh")
+            self.out = keras.layers.Dense(1, activation="sigmoid")
+
+        def call(self, inputs):
+            return self.out(self.hidden(inputs))
+
+    keras.utils.set_random_seed(3)
+    model = Gated()
+    model.compile("adam", "binary_crossentropy")
+    model.fit(d.x_train, d.y_train, epochs=2, verbose=0)
+    e = explain.explain(model, d.x_test[:6], background=d.x_train[:40])
+    assert explain.info(e).method == "expected_gradients"
+    assert e.values.shape[:2] == (6, d.x_train.shape[1])
+    assert explain.info(e).additivity["p95"] <= P95_GOAL
+    with pytest.raises(ZooError, match="pass background= as an array"):
+        explain.explain(model, d.x_test[:2], background=10)
+
+
 def test_shap_gradient_explainer_is_the_sampled_reference(load_model):
     m = load_model("mlp-cancer")
     x = m.dataset().x_test[:12]
