@@ -32,6 +32,7 @@ from .explainers import (
     info,
 )
 from .fidelity import fidelity, randomized_clone, rank_correlation
+from .jobs import JobProgress, explain_dataset
 
 __all__ = [
     "METHODS",
@@ -43,6 +44,8 @@ __all__ = [
     "explain_test_split",
     "fidelity",
     "global_importance",
+    "explain_dataset",
+    "JobProgress",
     "info",
     "plots",
     "randomized_clone",
