@@ -27,8 +27,9 @@ from typing import Any, TypeGuard
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
-# Derived caches, rewritten after the version is sealed; never checksummed, never code.
-UNCHECKED_DIRS = ("explain",)
+# Derived caches and logs (explanations; TensorBoard's event files, zoo.tracking): never
+# checksummed, never code; a missing or damaged one never marks a version corrupted.
+UNCHECKED_DIRS = ("explain", "tensorboard")
 STATUSES = ("ok", "failed")
 # A manifest lists a few dozen files; anything far larger is not one the zoo wrote.
 MAX_MANIFEST_BYTES = 1 << 20

@@ -184,6 +184,20 @@ class TrainConfig:
         high=2**31 - 1,
         why="a sample index NumPy takes on every platform",
     )
+    init: str = option(
+        "",
+        FITTING,
+        "start from a stored version's weights, NAME[@VERSION] (layers matched by name and "
+        "shape; the output layer is always new)",
+        families=SUPERVISED,
+    )
+    freeze: str = option(
+        "none",
+        FITTING,
+        "with init: layers kept fixed while training: none, all-but-head, or N (the first N "
+        "layers with weights)",
+        families=SUPERVISED,
+    )
     # --- architecture
     filters: tuple[int, ...] = option(
         (32, 64),

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo import backend, evaluation
+from zoo import backend, evaluation, tracking
 from zoo._tf import keras as _keras
 from zoo.compiling import (  # noqa: F401  (public here too: callers import them from zoo.training)
     build_model,
@@ -43,6 +43,7 @@ from zoo.registry import fit_planner, get_spec
 from zoo.resume import _resume_class, resume_dir
 from zoo.store import Store, write_json
 from zoo.trained import TrainedModel, dataset_for
+from zoo.transfer import init_from
 
 log = logging.getLogger("zoo")
 
@@ -140,6 +141,8 @@ def train(
                 with contextlib.suppress(OSError):
                     backup.parent.rmdir()  # only once no other run's backup is there
     log.info("stored %s@%d in %s", name, version, store.root)
+    # Only with MLFLOW_TRACKING_URI set; never raises (zoo.tracking).
+    tracking.log_mlflow(store.path(name, version), cfg, history, metrics, ref=f"{name}@{version}")
     return TrainedModel(
         name=name,
         version=version,
@@ -171,7 +174,8 @@ def supervised_plan(cfg: TrainConfig, data: Dataset, store: Store) -> FitPlan:
     Early stopping (best weights restored) and the plateau schedule watch the validation
     split; the test metrics come with the overfitting diagnosis of the run's history.
     With `augment`, the CNN's augmentation runs in the input pipeline, not in the model.
-    `store` is unused (the GAN's planner reads its feature model from it).
+    With `init`, the network starts from that stored version's matching layers
+    (`zoo.transfer`), read from `store`.
 
     Example:
         >>> from zoo.data import load_dataset
@@ -188,12 +192,17 @@ def supervised_plan(cfg: TrainConfig, data: Dataset, store: Store) -> FitPlan:
         y = encode_labels(y, encoding, n_classes)
         y_val = encode_labels(y_val, encoding, n_classes)
     net = build_model(cfg, data)
+    # Transfer learning: copy a stored version's matching layers, freeze, then compile
+    # (Keras reads `trainable` when it compiles).
+    transfer = init_from(net, cfg, store) if cfg.init else None
     compile_model(net, cfg, task, steps_per_epoch=math.ceil(len(x) / cfg.batch_size))
     early, callbacks = _validation_callbacks(cfg)
 
     def evaluate(history: History) -> dict[str, Any]:
         metrics = test_metrics(net, data, task)
         metrics["diagnosis"] = evaluation.diagnose(history, **_early_stop_epochs(early))
+        if transfer is not None:
+            metrics["transfer"] = transfer
         return metrics
 
     return FitPlan(
@@ -316,6 +325,8 @@ def _fit(
     HistoryCallback, Progress = _callback_classes()
     history = HistoryCallback(folder / "history.csv")
     callbacks = [*plan.first_callbacks, history, keras.callbacks.TerminateOnNaN()]
+    # After the history and the GAN's sample monitor, whose rows and samples it writes.
+    callbacks.append(tracking.tensorboard_callback(folder, cfg, history, plan.first_callbacks))
     if progress is not None:
         callbacks.append(Progress(progress, cfg.epochs))
     callbacks += plan.callbacks
@@ -376,6 +387,7 @@ def _evaluate_and_store(
     }
     metrics["dataset"] = dataset_info(data)
     metrics["parameters"] = int(sum(model.count_params() for model in plan.models.values()))
+    tracking.write_test_metrics(folder, metrics, history)  # into tensorboard/, before the commit
     _write_run(folder, cfg, history, metrics)
     if data.preprocessing:  # the user's data: its fitted preprocessing, JSON (zoo.preprocessing)
         write_json(folder, "preprocessing.json", data.preprocessing)

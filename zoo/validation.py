@@ -35,7 +35,7 @@ from zoo.keras_names import (
     is_classification_loss,
     optimizer_settings,
 )
-from zoo.options import Option, schema, show
+from zoo.options import MAX_NAME_LENGTH, Option, schema, show
 
 if TYPE_CHECKING:
     from zoo.config import TrainConfig
@@ -84,6 +84,8 @@ def validate(cfg: TrainConfig, spec: ModelSpec) -> None:
             meta.check(name, values[name])
     if options["monitor"].applies_to(spec.family):
         check_monitor(cfg.monitor, spec)
+    if options["freeze"].applies_to(spec.family):
+        check_transfer(cfg.init, cfg.freeze)
     # Every optimizer this run builds must know the names and take the settings.
     optimizers = [n for n, m in options.items() if m.keras == "optimizer" and values[n]]
     for name in optimizers:
@@ -97,6 +99,35 @@ def validate(cfg: TrainConfig, spec: ModelSpec) -> None:
         )
     check_activation(cfg.activation)
     check_loss(cfg.loss, spec)
+
+
+def check_transfer(init: str, freeze: str) -> None:
+    """Fail unless `freeze` is none, all-but-head or a count, and only used with `init`.
+
+    Whether `init` names a stored, compatible version is checked when training starts
+    (it needs the store).
+
+    Example:
+        >>> check_transfer("cnn-digits@1", "all-but-head")
+        >>> check_transfer("", "2")
+        Traceback (most recent call last):
+        zoo.errors.ConfigError: freeze='2' needs init=NAME[@VERSION] ...
+    """
+    if init and (len(init) > MAX_NAME_LENGTH or any(c.isspace() for c in init)):
+        raise ConfigError(
+            f"init={show(init)} is not a version reference; expected NAME or NAME@VERSION "
+            "(see `zoo runs NAME`)"
+        )
+    if freeze not in ("none", "all-but-head") and not (freeze.isdigit() and len(freeze) < 4):
+        raise ConfigError(
+            f"freeze={show(freeze)} is not understood; expected none, all-but-head or a "
+            "number of layers (e.g. freeze=2: the first two layers with weights)"
+        )
+    if freeze != "none" and not init:
+        raise ConfigError(
+            f"freeze={show(freeze)} needs init=NAME[@VERSION]: only weights copied from "
+            "another version are kept fixed; add init or drop freeze"
+        )
 
 
 def check_monitor(monitor: str, spec: ModelSpec) -> None:
