@@ -32,6 +32,7 @@ PAGES: dict[str, tuple[str, str, str, str]] = {
     "explain": ("views/explain.py", "Explain", ":material/psychology:", "explain"),
     "gan": ("views/gan.py", "GAN", ":material/auto_awesome:", "gan"),
     "compare": ("views/compare.py", "Compare", ":material/compare_arrows:", "compare"),
+    "sweeps": ("views/sweeps.py", "Sweeps", ":material/tune:", "sweeps"),
     "train": ("views/train.py", "Train", ":material/fitness_center:", "train"),
     "data": ("views/data.py", "Data", ":material/upload_file:", "data"),
     "report": ("views/report.py", "Report", ":material/description:", "report"),

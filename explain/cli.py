@@ -138,14 +138,21 @@ def register_report(commands: Any, parents: list[argparse.ArgumentParser]) -> No
     p = commands.add_parser(
         "report", parents=parents, help="write a self-contained HTML explainability report"
     )
-    p.add_argument("ref")
+    p.add_argument("ref", nargs="?", help="a stored version (or --sweep ID)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--samples", type=int, default=6, help="test predictions to explain")
-    p.set_defaults(
-        run=lambda args, store: report_command(
-            args.ref, store=store, out=args.out, samples=args.samples
-        )
-    )
+    p.add_argument("--sweep", metavar="ID", help="report a sweep's trials (zoo sweeps lists them)")
+    p.set_defaults(run=_report_or_sweep)
+
+
+def _report_or_sweep(args: argparse.Namespace, store: Any) -> int:
+    if (args.ref is None) == (args.sweep is None):
+        raise ZooError("zoo report needs a version (zoo report REF --out F) or --sweep ID")
+    if args.sweep is not None:
+        from explain.reporting.sweep import sweep_report_command
+
+        return sweep_report_command(args.sweep, store=store, out=args.out)
+    return report_command(args.ref, store=store, out=args.out, samples=args.samples)
 
 
 def explain_command(

@@ -19,6 +19,7 @@ from zoo.entries import add_entry
 from zoo.errors import ArtifactError, ConfigError, DataError, UnknownModelError, ZooError
 from zoo.registry import ModelSpec, get_spec, list_models, register
 from zoo.store import RunInfo, Store
+from zoo.sweeps import SweepResult, list_sweeps, load_sweep, sweep
 
 if TYPE_CHECKING:
     from zoo.data import Dataset
@@ -33,6 +34,7 @@ __all__ = [
     "ModelSpec",
     "RunInfo",
     "Store",
+    "SweepResult",
     "TrainConfig",
     "UnknownModelError",
     "ZooError",
@@ -43,9 +45,12 @@ __all__ = [
     "get_spec",
     "import_model",
     "list_models",
+    "list_sweeps",
     "load",
+    "load_sweep",
     "register",
     "runs",
+    "sweep",
     "train",
 ]
 

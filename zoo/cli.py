@@ -36,7 +36,10 @@ from zoo.registry import default_order, get_spec
 from zoo.store import Store
 
 COMMAND_GROUP = "keras_zoo.commands"
-CORE_COMMANDS = ("list", "describe", "train", "runs", "evaluate", "add", "import", "ensemble")
+CORE_COMMANDS = (
+    *("list", "describe", "train", "runs", "evaluate", "add", "import", "ensemble"),
+    *("sweep", "sweeps"),  # zoo.cli_sweeps
+)
 
 
 def _option_help(name: str) -> str:
@@ -170,6 +173,9 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
     from zoo.cli_versions import add_parsers
 
     add_parsers(sub, [store_flag])  # `import` and `ensemble`
+    from zoo.cli_sweeps import add_parsers as add_sweep_parsers
+
+    add_sweep_parsers(sub, [store_flag])  # `sweep` and `sweeps`
 
     registered = registered_commands()
     for name in registered if commands is None else commands:
