@@ -33,18 +33,27 @@ def _quiet_stderr():
         os.close(devnull)
 
 
-def keras() -> Any:
-    """The `keras` module, on the TensorFlow backend, imported without TF's start-up noise.
+def _backend() -> str:
+    # The backend Keras runs on (or will, once imported): KERAS_BACKEND, else TensorFlow.
+    module = sys.modules.get("keras")
+    if module is not None and hasattr(module, "backend"):
+        return str(module.backend.backend())
+    return os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-    Set ZOO_TF_LOGS=1 to see TensorFlow's own start-up messages.
+
+def keras() -> Any:
+    """The `keras` module, imported once without TensorFlow's start-up noise.
+
+    On the TensorFlow backend (the default) TensorFlow is imported quietly first; on JAX
+    (`KERAS_BACKEND=jax`) TensorFlow is not imported at all. Set ZOO_TF_LOGS=1 to see
+    TensorFlow's own start-up messages.
 
     Example:
         >>> keras().backend.backend()
         'tensorflow'
     """
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "keras" not in sys.modules or "tensorflow" not in sys.modules:
+    if _backend() == "tensorflow" and "tensorflow" not in sys.modules:
         with _quiet_stderr():
             import tensorflow as tf
 
