@@ -1,6 +1,7 @@
 """Resuming a killed training: an atomic per-epoch backup of one run, keyed by its config.
 
-The backup (weights, optimizer, history, callback state) lives in
+The backup (weights, history, callback state, and the records of callbacks that keep
+their own, like the GAN's samples and Fréchet distances) lives in
 `<store>/.resume/<name>-<config hash>/`; `zoo.training` writes it after every epoch and
 reads it when the same config is trained into the same store again.
 """
@@ -59,9 +60,19 @@ def _resume_class() -> type:
     callback: Any = _keras().callbacks.Callback
 
     class Resume(callback):
-        def __init__(self, folder: Path, name: str, history: Any, others: list[Any]) -> None:
+        def __init__(
+            self,
+            folder: Path,
+            name: str,
+            history: Any,
+            others: list[Any],
+            stateful: list[Any] | None = None,
+        ) -> None:
             super().__init__()
             self.folder, self.name, self.history, self.others = folder, name, history, others
+            # Callbacks with records of their own (the GAN's samples and Fréchet distances):
+            # `backup_arrays()` -> {name: array}, `restore_arrays(arrays)`.
+            self.stateful = stateful or []
 
         def on_train_begin(self, logs: Any = None) -> None:
             try:
@@ -69,6 +80,7 @@ def _resume_class() -> type:
                 epoch, done = int(state["epoch"]), bool(state["done"])
                 weights, best_file = self.folder / state["weights"], state["best_weights"]
                 rows, saved = list(state["history"]), list(state["callbacks"])
+                records = state.get("records")
             except FileNotFoundError:
                 return
             except (OSError, ValueError, KeyError, TypeError) as err:
@@ -77,7 +89,10 @@ def _resume_class() -> type:
                 return
             log.warning("resuming %s from epoch %d (backup in %s)", self.name, epoch, self.folder)
             try:
-                if self.model.optimizer is not None and not self.model.optimizer.built:
+                # A GAN builds its own two optimizers when it compiles; its Keras-level
+                # `optimizer` is an unused placeholder whose saved state stays empty.
+                own = hasattr(self.model, "d_optimizer")
+                if self.model.optimizer is not None and not self.model.optimizer.built and not own:
                     self.model.optimizer.build(self.model.trainable_variables)
                 self.model.load_weights(weights)
                 best = np.load(self.folder / best_file) if best_file else {}
@@ -87,6 +102,13 @@ def _resume_class() -> type:
                     arrays = [best[f"{i}_{j}"] for j in range(len(best)) if f"{i}_{j}" in best]
                     if arrays:
                         cb.best_weights = arrays
+                if records:
+                    with np.load(self.folder / records, allow_pickle=False) as z:
+                        for i, cb in enumerate(self.stateful):
+                            prefix = f"{i}_"
+                            cb.restore_arrays(
+                                {k[len(prefix) :]: z[k] for k in z.files if k.startswith(prefix)}
+                            )
             except (OSError, ValueError, KeyError, TypeError) as err:
                 from zoo.training import TrainingError  # (training imports this module)
 
@@ -120,11 +142,23 @@ def _resume_class() -> type:
                     np.savez(f, **best)  # type: ignore[arg-type]
                     f.flush()
                     os.fsync(f.fileno())
+            records = f"epoch-{epoch + 1}.records.npz" if self.stateful else None
+            if records:
+                arrays = {
+                    f"{i}_{key}": np.asarray(value)
+                    for i, cb in enumerate(self.stateful)
+                    for key, value in cb.backup_arrays().items()
+                }
+                with open(self.folder / records, "wb") as f:
+                    np.savez(f, **arrays)  # type: ignore[arg-type]
+                    f.flush()
+                    os.fsync(f.fileno())
             state = {
                 "epoch": epoch + 1,
                 "done": done,
                 "weights": weights,
                 "best_weights": best_file,
+                "records": records,
                 "history": self.history.rows,
                 "callbacks": states,
             }
@@ -136,7 +170,7 @@ def _resume_class() -> type:
             os.replace(tmp, self.folder / _STATE_FILE)
             _fsync(self.folder)
             for old in self.folder.glob("epoch-*"):
-                if old.name not in (weights, best_file):
+                if old.name not in (weights, best_file, records):
                     old.unlink(missing_ok=True)
 
     return Resume

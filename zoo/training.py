@@ -105,9 +105,9 @@ def train(
     dropout, batch_norm, epochs, early_stopping, ...); they are validated before any data
     is loaded. Returns the stored model, ready to use.
 
-    A classifier or forecaster killed mid-training resumes from its last completed epoch
-    when the same config is trained into the same store again (`resume_dir`); `fresh=True`
-    drops such a backup and starts over. The GAN always starts over.
+    A training killed mid-run resumes from its last completed epoch when the same config
+    is trained into the same store again (`resume_dir`; the GAN with its per-epoch samples
+    and Fréchet distances); `fresh=True` drops such a backup and starts over.
 
     Example:
         >>> import tempfile
@@ -119,7 +119,7 @@ def train(
     store = store if isinstance(store, Store) else Store(store)
     spec = get_spec(name)
     data = dataset_for(cfg, spec.dataset)
-    backup = resume_dir(store, cfg) if spec.task != "generation" else None
+    backup = resume_dir(store, cfg)
     if backup is not None and fresh:
         shutil.rmtree(backup, ignore_errors=True)
     _keras().utils.set_random_seed(cfg.seed)
@@ -332,7 +332,8 @@ def _fit(
     callbacks += plan.callbacks
     if backup is not None:
         # Last, so that it backs up the other callbacks' state after their epoch end.
-        callbacks.append(_resume_class()(backup, name, history, plan.callbacks))
+        stateful = [c for c in plan.first_callbacks if hasattr(c, "backup_arrays")]
+        callbacks.append(_resume_class()(backup, name, history, plan.callbacks, stateful))
     x: Any = plan.x
     y, batch_size = plan.y, cfg.batch_size if plan.augment is None else None
     if plan.augment is not None and plan.y is not None:

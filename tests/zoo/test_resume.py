@@ -149,3 +149,42 @@ def test_a_backup_that_does_not_fit_the_model_is_one_clear_error(tmp_path: Path)
     )
     with pytest.raises(ZooError, match="--fresh"):
         train("mlp-cancer", store=tmp_path, config=cfg)
+
+
+def test_an_interrupted_gan_resumes_with_its_samples_and_distances(
+    tiny_store: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    import numpy as np
+
+    from zoo.training import train
+
+    # The Fréchet distance's feature model: the tiny store's cnn-digits (not retrained).
+    shutil.copytree(tiny_store / "cnn-digits", tmp_path / "cnn-digits")
+    cfg = TrainConfig.for_model("gan-digits", epochs=4, fid_samples=64, max_train_samples=256)
+    backup = resume_dir(Store(tmp_path), cfg)
+
+    def interrupt(epoch: int, epochs: int, logs: dict) -> None:
+        if epoch == 3:  # before the backup of epoch 3: epochs 1-2 are kept
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train("gan-digits", store=tmp_path, config=cfg, progress=interrupt)
+    state = json.loads((backup / "state.json").read_text())
+    assert state["epoch"] == 2 and Store(tmp_path).versions("gan-digits") == []
+    with np.load(backup / state["records"]) as z:
+        fid_before = z["0_fid"].tolist()  # untrained, epoch 1, epoch 2
+    assert len(fid_before) == 3
+
+    epochs: list[int] = []
+    run = train(
+        "gan-digits", store=tmp_path, config=cfg, progress=lambda e, n, logs: epochs.append(e)
+    )
+    assert epochs == [3, 4]  # only the epochs the interrupted run had not finished
+    assert len(run.history["d_loss"]) == 4
+    assert run.metrics["fid_by_epoch"][:3] == fid_before
+    assert len(run.metrics["fid_by_epoch"]) == 5
+    with np.load(run.path / "samples.npz") as z:
+        assert len(z["samples"]) == 5  # a sample grid before training and after each epoch
+    assert not backup.exists()

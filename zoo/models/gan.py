@@ -570,6 +570,29 @@ class GanMonitor(keras.callbacks.Callback):
         if not self.fid:
             self._record()
 
+    def backup_arrays(self) -> dict[str, np.ndarray]:
+        """The records so far, for a resumable backup (`zoo.resume`).
+
+        Example:
+            >>> m = GanMonitor(lambda x: x, np.zeros((2, 1)), np.zeros((1, 2)), n_fid=2)
+            >>> m.samples, m.fid = [np.zeros((1, 8, 8, 1))], [3.5]
+            >>> {k: v.shape for k, v in m.backup_arrays().items()}
+            {'samples': (1, 1, 8, 8, 1), 'fid': (1,)}
+        """
+        return {"samples": np.stack(self.samples), "fid": np.asarray(self.fid, np.float64)}
+
+    def restore_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Continue from a backup's records (replacing what on_train_begin recorded).
+
+        Example:
+            >>> m = GanMonitor(lambda x: x, np.zeros((2, 1)), np.zeros((1, 2)), n_fid=2)
+            >>> m.restore_arrays({"samples": np.zeros((3, 1, 8, 8, 1)), "fid": np.ones(3)})
+            >>> len(m.samples), m.fid
+            (3, [1.0, 1.0, 1.0])
+        """
+        self.samples = list(np.asarray(arrays["samples"]))
+        self.fid = [float(v) for v in arrays["fid"]]
+
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         fid = self._record()
         if logs is not None:
