@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dashboard import access
+from dashboard import access, limits
 
 APP = Path(__file__).resolve().parent / "app.py"
 
@@ -66,6 +66,22 @@ def register(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         default=None,
         metavar="N",
         help="trainings running at once; the others queue (default 1)",
+    )
+    share.add_argument(
+        "--max-explanations",
+        type=int,
+        default=None,
+        metavar="N",
+        help="explanations computed at once; a visitor waits up to "
+        f"{limits.EXPLAIN_WAIT_S:g} s for a free slot, then is told to come back (default "
+        f"{limits.DEFAULT_MAX_EXPLANATIONS})",
+    )
+    share.add_argument(
+        "--upload-rate",
+        default=None,
+        metavar="N/SECONDS",
+        help="uploads per visitor on the Data page: at most N per SECONDS, or off "
+        f"(default {limits.DEFAULT_UPLOAD_RATE}: ten per ten minutes)",
     )
     p.set_defaults(run=run)
 
@@ -164,8 +180,19 @@ def sharing(args: argparse.Namespace) -> tuple[list[Path], dict[str, str]]:
         if args.max_trainings < 1:
             raise access.AccessError(f"--max-trainings {args.max_trainings}: pass 1 or more")
         env[access.MAX_TRAININGS_ENV] = str(args.max_trainings)
+    if getattr(args, "max_explanations", None) is not None:
+        if args.max_explanations < 1:
+            raise access.AccessError(f"--max-explanations {args.max_explanations}: pass 1 or more")
+        env[limits.MAX_EXPLANATIONS_ENV] = str(args.max_explanations)
+    if getattr(args, "upload_rate", None) is not None:
+        try:
+            limits.parse_rate(args.upload_rate)
+        except ValueError as err:
+            raise access.AccessError(f"--upload-rate: {err}") from None
+        env[limits.UPLOAD_RATE_ENV] = args.upload_rate
     # Both the server and this check read the secrets the settings (and sign-in) come from.
     access.settings(env, secrets)
+    limits.limits_from(env, secrets)
     return files, env
 
 

@@ -10,22 +10,33 @@ recurrent models (~10-20 s on 2 cores), so it happens off the path of the Explai
 when the server starts, the newest version of every entry is warmed in the background
 (`warm_store`), and the Explain and GAN pages warm the version they open
 (`warm_explainer`).
+
+Explanation slots (`dashboard.limits.explanation_slots`, `zoo dashboard
+--max-explanations`): a visitor's real computation (`explanation`, the sanity check of
+`fidelity`, `global_importance`; never a cache hit) holds one of the server's slots; when
+all are taken, `with_slot` waits with a message, then says the server is busy. Warm-ups
+take no slot, so the server-start warm-up never starves visitors: they are bounded on
+their own (one thread for every entry's newest version, `WARM_WORKERS` for the pages),
+each explains one test input, a visitor's click cancels a warm-up still queued for the
+same model, and a click waiting for a running warm-up holds no slot meanwhile.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 import zoo
+from dashboard import limits
 from zoo.registry import default_order, get_spec
 from zoo.store import RunInfo, Store, parse_ref
 from zoo.summary import headline
@@ -36,6 +47,7 @@ if TYPE_CHECKING:
     from zoo.trained import TrainedModel
 
 log = logging.getLogger("dashboard")
+T = TypeVar("T")
 
 # The store is re-verified (checksums) at most this often per page view; training in
 # the dashboard clears the cache at once.
@@ -405,8 +417,6 @@ def warm_store(root: str) -> list[str]:
         >>> warm_store("/tmp/empty-zoo-store")
         []
     """
-    import os
-
     if os.environ.get(WARM_ON_START_ENV, "1") == "0":
         return []
     reg = _warmups()
@@ -457,15 +467,29 @@ def explanation(
         (1, 30, 1)
     """
     m = load(root, ref)
-    _after_warmup(root, ref)
-    return _explain(m, _x, _y)
+    _after_warmup(root, ref)  # before taking a slot: waiting for a warm-up holds none
+    with _slots().hold():  # only a real computation (not a cache hit) takes a slot
+        return _explain(m, _x, _y)
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
+def _fidelity(
+    root: str, ref: str, sample: str, randomization: bool, _e: shap.Explanation
+) -> dict[str, Any]:
+    import explain
+
+    if not randomization:  # additivity only: a few array operations, no slot
+        return explain.fidelity(load(root, ref), _e, randomization=False)
+    with _slots().hold():  # the sanity check explains a randomized copy: a real job
+        return explain.fidelity(load(root, ref), _e, randomization=True)
+
+
 def fidelity(
     root: str, ref: str, sample: str, randomization: bool, _e: shap.Explanation
 ) -> dict[str, Any]:
     """`explain.fidelity` of a cached explanation (the sanity check only on request).
+
+    Cached; the sanity check (`randomization`) takes an explanation slot (`with_slot`).
 
     Example:
         >>> x = load(store_root(), "mlp-cancer@1").dataset().x_test[:1]
@@ -473,9 +497,7 @@ def fidelity(
         >>> fidelity(store_root(), "mlp-cancer@1", "test:0", False, e)["additivity_max"] < 1e-3
         True
     """
-    import explain
-
-    return explain.fidelity(load(root, ref), _e, randomization=randomization)
+    return with_slot(lambda: _fidelity(root, ref, sample, randomization, _e))
 
 
 def explained(
@@ -493,21 +515,76 @@ def explained(
     """
     import explain
 
-    e = explanation(root, ref, sample, x, y)
+    e = with_slot(lambda: explanation(root, ref, sample, x, y))
     return e, explain.info(e), fidelity(root, ref, sample, False, e)
 
 
 @st.cache_resource(max_entries=16, show_spinner="Explaining the whole test split…")
+def _global_importance(root: str, ref: str) -> shap.Explanation:
+    import explain
+
+    m = load(root, ref)
+    with _slots().hold():  # a disk-cache hit is quick, but cannot be told apart here
+        return explain.global_importance(m)
+
+
 def global_importance(root: str, ref: str) -> shap.Explanation:
     """`explain.global_importance` over the test split (also cached on disk by explain).
+
+    Cached per server; computing it takes an explanation slot (`with_slot`).
 
     Example:
         >>> global_importance(store_root(), "mlp-cancer@1").values.shape
         (30, 1)
     """
-    import explain
+    return with_slot(lambda: _global_importance(root, ref))
 
-    return explain.global_importance(load(root, ref))
+
+def _slots() -> limits.ExplanationSlots:
+    """The server's explanation slots, with the configured cap."""
+    from dashboard import access
+
+    config = limits.limits_from(os.environ, access.server_secrets())
+    return limits.explanation_slots(config.max_explanations)
+
+
+def with_slot(compute: Callable[[], T]) -> T:
+    """`compute()` (a cached explanation), waiting for a slot when every one is taken.
+
+    The cached function takes the slot itself, so a cache hit never waits. When it
+    raises `limits.ServerBusy`, this shows a message, waits up to `limits.EXPLAIN_WAIT_S`
+    for a free slot and tries again; then the one line of `ServerBusy` (the page shows
+    it). Only this visitor's page waits: other pages and sessions run on.
+
+    Example:
+        >>> with_slot(lambda: "explained")
+        'explained'
+    """
+    try:
+        return compute()
+    except limits.ServerBusy:
+        pass
+    slots = _slots()
+    start = time.monotonic()
+    note = st.empty()
+    try:
+        while True:
+            note.info(slots.waiting_text(), icon=":material/hourglass_top:")
+            left = start + limits.EXPLAIN_WAIT_S - time.monotonic()
+            if left <= 0 or not slots.wait_free(left):
+                raise limits.ServerBusy(slots.busy_text())
+            try:
+                out = compute()
+            except limits.ServerBusy:  # another visitor took the freed slot first
+                continue
+            note.caption(
+                f"Waited {time.monotonic() - start:.0f} s for a free explanation slot "
+                f"({slots.limit} at a time on this server)."
+            )
+            return out
+    except limits.ServerBusy:
+        note.empty()
+        raise
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -13,6 +13,10 @@ so a half-written folder is never used), then calls `zoo.add_entry` with its pat
 entry's source stays valid after a restart. When `add_entry` refuses the data, the folder
 is removed again: nothing is written. The store's listing ignores `_uploads` (it holds no
 version folders; entry names start with a letter, so no entry is called `_uploads`).
+
+Each visitor (the signed-in e-mail, or the browser session without sign-in) may upload
+at most N files per window (`admit`; `zoo dashboard --upload-rate N/SECONDS`, 10 per 10
+minutes by default); the count lives server-wide in `dashboard.limits.upload_limiter`.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from zoo.errors import ConfigError, DataError
+from dashboard import limits
+from zoo.errors import ConfigError, DataError, ZooError
 
 UPLOADS_DIR = "_uploads"
 PARTIAL = ".partial-"
@@ -505,3 +510,26 @@ def create_entry(
         if old != mine and not old.name.startswith(PARTIAL):
             shutil.rmtree(old, ignore_errors=True)
     return spec
+
+
+class UploadLimitError(ZooError):
+    """A visitor uploaded more files than the server's upload rate allows."""
+
+
+def admit(visitor: str, rate: limits.Rate, limiter: limits.RateLimiter | None = None) -> None:
+    """Count one new upload of `visitor` against `rate` (the server's `limits.upload_limiter`
+    unless `limiter` is given); over the rate, an `UploadLimitError` saying when to try
+    again, and nothing is counted.
+
+    Example:
+        >>> limiter = limits.RateLimiter(limits.Rate(1, 600))
+        >>> admit("ann@lab.org", limiter.rate, limiter)
+        >>> admit("ann@lab.org", limiter.rate, limiter)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        dashboard.uploads.UploadLimitError: upload limit reached: at most 1 upload per 10 min ...
+        >>> admit("bob@lab.org", limiter.rate, limiter)  # another visitor is unaffected
+    """
+    limiter = limits.upload_limiter(rate) if limiter is None else limiter
+    wait = limiter.take(visitor)
+    if wait:
+        raise UploadLimitError(limits.rate_text(limiter.rate, wait))

@@ -20,6 +20,7 @@ do; tracebacks are for bugs only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 import sys
@@ -29,6 +30,7 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
+from zoo import audit
 from zoo import config as zconfig
 from zoo.errors import ZooError, describe_os_error
 from zoo.options import GROUPS
@@ -125,6 +127,9 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
         "it resumes from its last completed epoch)",
     )
     _add_train_options(p)
+    from zoo.distribute import add_flags as add_worker_flags
+
+    add_worker_flags(p)  # --workers N, --worker-index, --workers-addresses, --worker-timeout
     p.set_defaults(run=_cmd_train)
 
     p = sub.add_parser(
@@ -354,6 +359,7 @@ def _cmd_add(args: argparse.Namespace, store: Store) -> int:
         replace=args.replace,
         **_train_options(args),
     )
+    audit.cli_record(store.root, "create", spec.name, family=spec.family)
     print(f"added {spec.name}: {spec.summary}")
     print(f"family={spec.family} task={spec.task}; train it with `zoo train {spec.name}`")
     print(f"entry file: {spec.origin}")
@@ -385,6 +391,14 @@ def _cmd_train(args: argparse.Namespace, store: Store) -> int:
         # Validate every config before training anything: a typo fails in a second.
         configs = [TrainConfig.for_model(n, quick=args.quick, **options) for n in names]
     store.ensure_root()  # a store that cannot be written fails now, not after training
+    from zoo.distribute import train_from_cli
+
+    # One audit line for a launcher of local workers (the workers themselves write none).
+    launched = audit.recording(store.root, "train", configs[0].model, workers=args.workers)
+    with launched if args.workers is not None else contextlib.nullcontext():
+        code = train_from_cli(args, configs, store)
+    if code is not None:  # on several workers
+        return code
     from zoo.summary import comparison
     from zoo.training import train
 
@@ -393,14 +407,18 @@ def _cmd_train(args: argparse.Namespace, store: Store) -> int:
         prefix = f"[{i}/{len(configs)}] " if len(configs) > 1 else ""
         print(f"{prefix}training {cfg.model}: {cfg.summary()}", flush=True)
         t0 = time.perf_counter()
-        run = train(
-            cfg.model,
-            store=store,
-            config=cfg,
-            progress=None if args.verbose else _print_progress(prefix),
-            verbose=2 if args.verbose else 0,
-            fresh=args.fresh,
-        )
+        given = {k: getattr(cfg, k) for k in options}  # the flags, as validated
+        given.update({"quick": True} if args.quick else {})
+        with audit.recording(store.root, "train", cfg.model, options=given) as line:
+            run = train(
+                cfg.model,
+                store=store,
+                config=cfg,
+                progress=None if args.verbose else _print_progress(prefix),
+                verbose=2 if args.verbose else 0,
+                fresh=args.fresh,
+            )
+            line["target"] = run.ref
         print(
             f"\r{prefix}stored {run.ref} in {time.perf_counter() - t0:.1f}s: "
             f"{_metric_line(run.task, run.metrics)}" + " " * 20,

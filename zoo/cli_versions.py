@@ -20,6 +20,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from zoo import audit
 from zoo.store import Store
 
 
@@ -87,6 +88,7 @@ def _cmd_import(args: argparse.Namespace, store: Store) -> int:
         column=args.column,
         summary=args.summary,
     )
+    audit.cli_record(store.root, "import", m.ref, source=str(args.model), data=args.data)
     print(f"stored {m.ref}: {m.origin['source']} on {m.spec.dataset}")
     _report(m)
     return 0
@@ -97,6 +99,7 @@ def _cmd_ensemble(args: argparse.Namespace, store: Store) -> int:
     from zoo.summary import interval_text, number_text
 
     m = ensemble(args.name, args.members, method=args.method, store=store, summary=args.summary)
+    audit.cli_record(store.root, "ensemble", m.ref, members=args.members, method=args.method)
     e = m.metrics["ensemble"]
     print(f"stored {m.ref}: {args.method} of {', '.join(e['members'])}")
     acc = e["metric"] == "accuracy"

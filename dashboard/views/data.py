@@ -7,7 +7,9 @@ trainer picks the entry's name, family and target / column / image size. "Create
 entry" saves the upload into the store (`<store>/_uploads/<entry>/`) and calls
 `zoo.add_entry`, with the same checks as `zoo add`: any problem is one line and nothing
 stays written. The new entry shows on the Zoo and Train pages at once, and on the other
-pages once it is trained.
+pages once it is trained. Each visitor may upload at most N files per window (`zoo
+dashboard --upload-rate`, 10 per 10 minutes by default); one more is refused in one line
+that says when to try again.
 
 The work is in `dashboard.uploads`; `body()` draws the page, so a test can run this file
 on its own (`AppTest.from_file`) as well as through the app's navigation.
@@ -24,12 +26,13 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from dashboard import access, data, ui, uploads
+from dashboard import access, data, limits, ui, uploads
 from zoo.errors import StorageError, ZooError
 
 log = logging.getLogger("dashboard")
 
 UPLOAD_KEY = "data_upload"
+COUNTED_KEY = "data_counted"  # session state: ids of the uploads counted by the rate limit
 FOR_KEY = "data_for"  # session state: the digest of the upload the form's defaults are for
 NAME_KEY = "data_name"
 FAMILY_KEY = "data_family"
@@ -71,6 +74,18 @@ def _visitor() -> access.Visitor | None:
     nobody = access.Visitor("nobody", access.VIEWER, signed_in=True)
     st.error(access.refusal("Adding your own data", who or nobody, read_only=settings.read_only))
     return None
+
+
+def _admit(who: access.Visitor, upload: Any) -> None:
+    """Count a new upload against its visitor's upload rate, once per file (reruns of
+    the page with the same file count nothing); `uploads.UploadLimitError` when over."""
+    counted = st.session_state.setdefault(COUNTED_KEY, [])
+    if upload.file_id in counted:
+        return
+    rate = limits.limits_from(os.environ, access.server_secrets()).upload_rate
+    visitor = limits.session_owner(who.who if who.signed_in else None, st.session_state)
+    uploads.admit(visitor, rate)
+    counted[:] = [*counted[-49:], upload.file_id]
 
 
 def _suggest(filename: str, family: str) -> str:
@@ -261,6 +276,11 @@ def body() -> None:
         f"Data file (at most {cap:g} MB)", type=["csv", "tsv", "zip", "npz"], key=UPLOAD_KEY
     )
     if upload is None:
+        return
+    try:
+        _admit(who, upload)
+    except uploads.UploadLimitError as err:
+        st.error(str(err))
         return
     raw = upload.getvalue()
     uploads.check_size(upload.name, raw, cap)

@@ -1,54 +1,147 @@
 """Zoo page: every entry with its versions, latest metric, status and best version vs its
 best baseline; links to its pages.
 
-On an empty store it offers one-click quick training of the default zoo.
+On an empty store it offers trainers one-click quick training of the default zoo, in the
+server's training queue; the trainer who started it may cancel it (the entry being
+trained stops at the end of its epoch and stores nothing, the rest are not trained), and
+the page then says what was trained and what was cancelled. Trainers also see the audit
+log (the dashboard's and the `zoo` commands' actions).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import shutil
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import access, audit, baseline_text, data, limits, ui
+from zoo.errors import StorageError
 from zoo.registry import default_order, get_spec
 from zoo.store import Store
 
+log = logging.getLogger("dashboard")
 
-def _train_default_zoo(root: str, who: access.Visitor) -> None:
-    from zoo.training import train
 
-    names = default_order()
-    at = {"i": 0}
+DEFAULT_KIND = "default-zoo"  # Job.info["kind"] of the first-start training
+DEFAULT_JOB = "zoo_default_job"  # session state: this session's default-zoo training
+OUTCOME = "zoo_default_outcome"  # session state: how it ended, shown once after the rerun
 
-    def work(job: limits.Job) -> None:
+
+def _default_zoo_work(root: str, who: access.Visitor, names: list[str]) -> Any:
+    """Train `names` one after another with their quick settings, in the queue's thread.
+
+    A cancel stops the running entry at the end of its epoch (nothing stored, its resume
+    backup dropped) and the remaining entries are not trained. Every entry is audited.
+    """
+
+    def work(job: limits.Job) -> list[str]:
+        from zoo.config import TrainConfig
+        from zoo.resume import resume_dir
+        from zoo.training import train
+
+        trained: list[str] = job.info.setdefault("trained", [])
+        store = Store(root)
         for i, name in enumerate(names):
-            at["i"] = i
+            job.info["at"] = i
             job.label = f"{name} ({i + 1}/{len(names)}, quick settings)"
+            job.epoch, job.epochs, job.rows = 0, 0, {}
+            outcome, target = "failed", name
             try:
-                run = train(name, store=Store(root), quick=True, progress=job.progress)
-            except BaseException:
-                audit.record(root, who.who, "train", name, "failed", quick=True)
+                run = train(name, store=store, quick=True, progress=job.progress)
+                outcome, target = "ok", run.ref
+                trained.append(run.ref)
+            except limits.Cancelled:
+                outcome = "cancelled"
+                job.info["cancelled"] = name
+                # Cancelled means nothing stored: no half-trained backup to resume either.
+                backup = resume_dir(store, TrainConfig.for_model(name, quick=True))
+                shutil.rmtree(backup, ignore_errors=True)
+                with contextlib.suppress(OSError):
+                    backup.parent.rmdir()
                 raise
-            data.clear_store_caches()
-            audit.record(root, who.who, "train", run.ref, "ok", quick=True)
+            finally:
+                data.clear_store_caches()
+                try:
+                    audit.record(root, who.who, "train", target, outcome, quick=True)
+                except StorageError as err:  # the model is stored; the log says what is missing
+                    log.error("%s", err)
+        return trained
 
+    return work
+
+
+def _default_outcome(job: limits.Job, names: list[str], root: str) -> tuple[str, str]:
+    """(level, text): what the page says once the default zoo's training has ended."""
+    trained = list(job.info.get("trained", []))
+    done = ", ".join(trained) if trained else "none"
+    if job.state == limits.DONE:
+        return "success", f"Trained {len(trained)} models into {root}: {done}."
+    at = int(job.info.get("at", 0))
+    if job.state == limits.CANCELLED:
+        stopped = job.info.get("cancelled")
+        rest = names[at + 1 :] if stopped else names[at:]
+        parts = [f"Training of the default zoo cancelled. Trained: {done}."]
+        if stopped:
+            parts.append(f"Cancelled: {stopped} (stopped at the end of its epoch; nothing stored).")
+        if rest:
+            parts.append(f"Not trained: {', '.join(rest)}.")
+        return "warning", " ".join(parts)
+    return "error", f"Training the default zoo stopped: {job.error or job.state}. Trained: {done}."
+
+
+def _watch_default(job: limits.Job, queue: limits.TrainingQueue, owner: str) -> None:
+    """Follow this session's default-zoo training (its owner may cancel it) until it ends.
+
+    A rerun (the Cancel click, a reload) only stops this view; the next run of the page
+    follows the training again.
+    """
+    names = list(job.info["names"])
+    if job.owner == owner and job.active:
+        st.button(
+            "Cancel the training of the default zoo",
+            key="zoo_default_cancel",
+            on_click=queue.cancel,
+            args=(job.id, owner),
+            help="The entry being trained stops at the end of its epoch and stores nothing; "
+            "the entries after it are not trained. Entries already trained stay.",
+        )
+    bar = st.progress(0.0, text="starting…")
+    while True:
+        finished = job.finished.wait(0.25)
+        position = queue.position(job)
+        at = int(job.info.get("at", 0))
+        done = 0.0 if position else (at + job.epoch / max(job.epochs, 1)) / len(names)
+        text = limits.queue_text(job, position)
+        if job.cancel_requested.is_set() and not finished:
+            text += " · cancelling…"
+        bar.progress(min(done, 1.0), text=text)
+        if finished:
+            break
+    data.clear_store_caches()
+    st.session_state.pop(DEFAULT_JOB, None)
+    st.session_state[OUTCOME] = _default_outcome(job, names, data.store_root())
+    st.rerun()  # the zoo table with what was trained, and the outcome on top
+
+
+def _train_default_zoo(root: str, who: access.Visitor, owner: str) -> None:
+    names = default_order()
     queue = limits.training_queue(
         access.settings(os.environ, access.server_secrets()).max_trainings
     )
-    job = queue.submit(who.who, "the default zoo", work)
-    bar = st.progress(0.0, text="starting…")
-    while not job.finished.wait(0.25):
-        position = queue.position(job)
-        done = 0.0 if position else (at["i"] + job.epoch / max(job.epochs, 1)) / len(names)
-        bar.progress(min(done, 1.0), text=limits.queue_text(job, position))
-    data.clear_store_caches()
-    if job.state != limits.DONE:
-        st.error(f"Training the default zoo stopped: {job.error or job.state}")
-        return
-    bar.progress(1.0, text="done")
-    st.success(f"Trained {len(names)} models into {root}.")
+    work = _default_zoo_work(root, who, names)
+    job = queue.submit(owner, "the default zoo", work, kind=DEFAULT_KIND, names=names)
+    st.session_state[DEFAULT_JOB] = job.id
+    _watch_default(job, queue, owner)
+
+
+def _default_job(queue: limits.TrainingQueue) -> limits.Job | None:
+    """The default-zoo training queued or running on this server, if any."""
+    return next((j for j in queue.active() if j.info.get("kind") == DEFAULT_KIND), None)
 
 
 def _audit_log(root: str) -> None:
@@ -56,11 +149,17 @@ def _audit_log(root: str) -> None:
     if not lines:
         return
     with st.expander(f"Audit log: the latest {len(lines)} actions (trainers see this)"):
-        keys = ("time", "who", "action", "target", "outcome")
-        st.dataframe(
-            pd.DataFrame([{k: line.get(k, "") for k in keys} for line in lines]), hide_index=True
+        keys = ("time", "who", "via", "action", "target", "outcome")
+        # Lines written before `via` was recorded all came from the dashboard.
+        shown = [
+            {k: line.get(k, "dashboard" if k == "via" else "") for k in keys} for line in lines
+        ]
+        st.dataframe(pd.DataFrame(shown), hide_index=True)
+        st.caption(
+            f"All of it: `{audit.audit_path(root)}`, one JSON object per line: the "
+            "dashboard's actions (via dashboard, by visitor) and the `zoo` commands' (via "
+            "cli, by OS user)."
         )
-        st.caption(f"All of it: `{audit.audit_path(root)}`, one JSON object per line.")
 
 
 def _metric(key: str, value: float | None) -> str:
@@ -80,6 +179,24 @@ def body() -> None:
     who = access.current_visitor()
     root = data.store_root()
     st.caption(f"Store: `{root}`")
+    outcome = st.session_state.pop(OUTCOME, None)
+    if outcome:
+        getattr(st, outcome[0])(outcome[1])
+    settings = access.settings(os.environ, access.server_secrets())
+    queue = limits.training_queue(settings.max_trainings)
+    trainer = who is not None and who.trainer
+    owner = limits.session_owner(who.who if who and who.signed_in else None, st.session_state)
+    running = _default_job(queue)
+    mine = queue.get(st.session_state.get(DEFAULT_JOB))
+    if mine is None and running is not None and running.owner == owner:
+        mine = running  # the trainer's own, from another tab (signed in)
+    if mine is not None and trainer:
+        _watch_default(mine, queue, owner)  # until it ends, then a rerun with the outcome
+    elif running is not None:
+        st.caption(
+            f"The default zoo is being trained on this server: {running.label} "
+            f"({running.state}); the zoo fills as each entry is stored."
+        )
     rows = data.table(root)
     good = data.good_refs(root)
     if not good:
@@ -87,13 +204,13 @@ def body() -> None:
             "The store has no trained model yet. Train the default zoo with its quick "
             "settings (a few minutes on a CPU), or train single entries on the Train page."
         )
-        if not who or not who.trainer:
+        if not trainer:
             nobody = access.Visitor("nobody", access.VIEWER, signed_in=True)
-            read_only = access.settings(os.environ, access.server_secrets()).read_only
-            st.caption(access.refusal("Training", who or nobody, read_only=read_only))
-        elif st.button("Train the default zoo (quick)", type="primary", key="train_default"):
-            _train_default_zoo(root, who)
-            st.rerun()
+            st.caption(access.refusal("Training", who or nobody, read_only=settings.read_only))
+        elif running is None and st.button(
+            "Train the default zoo (quick)", type="primary", key="train_default"
+        ):
+            _train_default_zoo(root, who, owner)
 
     frame = pd.DataFrame(
         {
