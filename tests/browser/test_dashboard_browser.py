@@ -1,12 +1,13 @@
 """The dashboard in a real browser: `zoo dashboard` served, Debian's chromium driving it.
 
 One walk through the pages a user visits first: Zoo -> Model -> Training curves ->
-Explain (press Explain, wait for the SHAP figure) -> Compare -> GAN, then Train and
-Report (build the report). On every page the charts (Vega-Lite svgs) and images
-(`st.image` / `st.pyplot`) must be visible and loaded, with no exception box, no error
-alert, no "Traceback" and no uncaught JavaScript error. The server is the Streamlit
-command line `zoo --store STORE dashboard --headless --no-train` runs, on a free port,
-against the session's tiny trained store (`dashboard.harness`: server, Chromium, waits).
+Explain (press Explain, wait for the SHAP figure) -> Compare -> GAN -> Sweeps, then
+Train and Report (build the report); and a sweep's HTML report opened from its file. On
+every page the charts (Vega-Lite svgs) and images (`st.image` / `st.pyplot`) must be
+visible and loaded, with no exception box, no error alert, no "Traceback" and no
+uncaught JavaScript error. The server is the Streamlit command line `zoo --store STORE
+dashboard --headless --no-train` runs, on a free port, against a copy of the session's
+tiny trained store (`dashboard.harness`: server, Chromium, waits).
 
 Needs chromium at /usr/bin/chromium (`apt-get install -y chromium`); the `playwright`
 package drives it, its own browsers are never downloaded. Runs in plain `pytest`
@@ -49,12 +50,23 @@ OUTPUT = ROOT / "tests" / "output" / "browser"
 
 
 @pytest.fixture(scope="module")
-def store(request: pytest.FixtureRequest) -> Path:
-    """$ZOO_BROWSER_STORE when set (e.g. a quick-trained store), else the tiny store."""
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """$ZOO_BROWSER_STORE when set (e.g. a quick-trained store), else a copy of the tiny
+    store; either way with a real sweep in it (2 trials of mlp-cancer, 2 epochs each) for
+    the Sweeps page, unless it has one already."""
+    import shutil
+
+    import zoo
+
     given = os.environ.get("ZOO_BROWSER_STORE")
     if given:
-        return Path(given)
-    return request.getfixturevalue("tiny_store")
+        root = Path(given)
+    else:  # a copy: the sweep's versions must not change the session's shared store
+        root = tmp_path_factory.mktemp("browser") / "store"
+        shutil.copytree(request.getfixturevalue("tiny_store"), root)
+    if not zoo.list_sweeps(store=root):
+        zoo.sweep("mlp-cancer", grid={"dropout": [0, 0.3]}, epochs=2, store=root)
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +184,9 @@ def test_pages_render_in_a_real_browser(request: pytest.FixtureRequest) -> None:
         walk.open("gan", "GAN", {CHART: 2, IMAGE: 2, METRIC: 4})
         walk.screenshot("gan")
 
+        walk.open("sweeps", "Sweeps", {TABLE: 1, CHART: 1})
+        walk.screenshot("sweeps", scroll_to=CHART)
+
         walk.open("train", "Train", {'[data-testid="stForm"]': 1})
         walk.screenshot("train")
 
@@ -184,5 +199,34 @@ def test_pages_render_in_a_real_browser(request: pytest.FixtureRequest) -> None:
         preview.locator("h1").first.wait_for(state="visible", timeout=PAGE_TIMEOUT_MS)
         walk.check_no_error("Report")
         walk.screenshot("report", scroll_to='[data-testid="stExpander"] iframe')
+    finally:
+        context.close()
+
+
+def test_sweep_report_renders_in_a_real_browser(request: pytest.FixtureRequest) -> None:
+    """The sweep's self-contained HTML report: its table and figure drawn, nothing fetched."""
+    import zoo
+    from explain.reporting.sweep import write_sweep_report
+
+    browser = request.getfixturevalue("browser")
+    store: Path = request.getfixturevalue("store")
+    sweep = zoo.list_sweeps(store=store)[0]
+    out = write_sweep_report(sweep, OUTPUT / "sweep-report.html", store=store)
+    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[attr-defined]
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        requests: list[str] = []
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        page.on("request", lambda req: requests.append(req.url))
+        page.goto(out.resolve().as_uri())
+        page.locator("table").first.wait_for(state="visible", timeout=PAGE_TIMEOUT_MS)
+        assert page.locator("table tr").count() >= 3  # a header and both trials
+        image = page.locator("img").first
+        image.wait_for(state="visible", timeout=PAGE_TIMEOUT_MS)
+        assert image.evaluate("img => img.complete && img.naturalWidth > 0")
+        assert not errors
+        assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
+        page.screenshot(path=str(OUTPUT / "sweep-report.png"))
     finally:
         context.close()
