@@ -128,6 +128,11 @@ def _upload(m: Any) -> tuple[np.ndarray, str] | None:
             return None
         raw = up.getvalue()
         x = _user_image(m, raw)
+    elif (m.preprocessing or {}).get("kind") == "table":
+        got = _user_table(m)
+        if got is None:
+            return None
+        x, raw = got
     elif d.input_kind == "tabular":
         names = list(d.feature_names or [])
         example = d.features_to_units(d.x_test[:3])
@@ -174,6 +179,64 @@ def _upload(m: Any) -> tuple[np.ndarray, str] | None:
         x = d.features_from_units(inputs.csv_window(raw, column, length))
     batch = validate_input(m.model, x, what=m.ref)
     return batch, "upload:" + hashlib.sha1(raw).hexdigest()
+
+
+def _user_table(m: Any) -> tuple[np.ndarray, bytes] | None:
+    """An entry on the user's own CSV: rows as written in that file (raw columns, text
+    categories, blanks allowed), converted with the version's stored preprocessing."""
+    from zoo import preprocessing
+
+    prep = m.preprocessing
+    transform = preprocessing.TableTransform.from_json(prep.get("transform"))
+    columns = [*transform.numeric, *transform.categorical]
+    example = _raw_test_rows(m, columns)
+    if example is not None:
+        st.download_button(
+            "Example CSV (3 test rows, as in your file)",
+            example.to_csv(index=False),
+            file_name=f"{m.name}-example.csv",
+            mime="text/csv",
+            on_click="ignore",
+        )
+    up = st.file_uploader(
+        "A CSV with one row per sample and your file's own columns", type=["csv"], key="upload"
+    )
+    st.caption(
+        f"Columns: {', '.join(columns)}. Values as in your file: text categories, blanks "
+        "allowed (filled like the training data)."
+    )
+    if up is None:
+        return None
+    raw = up.getvalue()
+    header, rows = inputs.csv_table(raw)  # the cheap checks first: size, width, fields
+    frame = pd.DataFrame(rows, columns=header).replace("", None)
+    for name in transform.numeric:
+        if name in frame:
+            frame[name] = pd.to_numeric(frame[name], errors="coerce")
+    batch = preprocessing.to_model_input(prep, frame)
+    row = 0
+    if len(batch) > 1:
+        row = int(st.number_input("Row", 0, len(batch) - 1, 0, key="upload_row"))
+    return batch[row], raw + f"#row{row}".encode()
+
+
+def _raw_test_rows(m: Any, columns: list[str]) -> pd.DataFrame | None:
+    # The first test rows as the user's file has them, when that file is still there.
+    from zoo.userdata import Source, read_table
+
+    d = m.dataset()
+    url = str((d.description or {}).get("url", ""))
+    rows = d.extra.get("rows_test") if getattr(d, "extra", None) else None
+    if not url.startswith("file://") or rows is None:
+        return None
+    try:
+        from urllib.parse import unquote, urlparse
+
+        path = unquote(urlparse(url).path)
+        table = read_table(Source("csv", path, target=m.preprocessing.get("target") or ""))
+        return table.iloc[list(rows[:3])][[c for c in columns if c in table]]
+    except Exception:  # the file moved or changed: no example, the upload still works
+        return None
 
 
 # --------------------------------------------------------------------------- showing

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "dashboard" / "views" / "data.py"
 APP = ROOT / "dashboard" / "app.py"
 TIMEOUT = 60
-NAMES = ("mlp-wine", "cnn-pngs")
+NAMES = ("mlp-wine", "cnn-pngs", "mlp-wine-raw")
 
 
 # --- the files ----------------------------------------------------------------------------
@@ -266,6 +266,38 @@ def test_trained_image_entry_predicts_an_uploaded_image_on_the_explain_page(monk
     at.run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any(m.value.startswith("Predicted **") for m in at.markdown)
+
+
+def test_trained_table_entry_explains_raw_rows_uploaded_on_the_explain_page(monkeypatch, store):
+    from streamlit.testing.v1 import AppTest
+
+    # The columns of the user's own file (a text category, a blank), not model-space ones.
+    uploads.create_entry(store, "mlp-wine-raw", "wine.csv", _wine_csv(), family="mlp",
+                         target="target")  # fmt: skip
+    run = zoo.train("mlp-wine-raw", store=store, epochs=1, early_stopping=0)
+    rows = _wine_csv().decode().splitlines()
+    header = rows[0].split(",")
+    keep = [i for i, name in enumerate(header) if name != "target"]
+    picked = [rows[0], *rows[1:3]]
+    upload = "\n".join(",".join(line.split(",")[i] for i in keep) for line in picked)
+    upload = upload.replace("north", "").encode()  # a missing category: imputed
+    monkeypatch.setenv("ZOO_HOME", str(store))
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page("views/explain.py")
+    at.query_params["model"] = run.ref
+    at.run()
+    at.radio(key="explain_source").set_value("your own input")
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    shown = " ".join(c.value for c in at.caption)
+    assert "region" in shown and "region_" not in shown  # the file's columns, not one-hot
+    at.file_uploader(key="upload").upload("mine.csv", upload, "text/csv")
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any(m.value.startswith("Predicted **") for m in at.markdown)
+    at.number_input(key="upload_row").set_value(1).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
 
 
 def test_viewers_cannot_add_data(data_page, monkeypatch, tmp_path):
