@@ -620,3 +620,34 @@ def clear_store_caches() -> None:
     """
     runs.clear()
     table.clear()
+
+
+def forget_version(root: str, ref: str) -> None:
+    """After `ref` was deleted: nothing cached for it may be served again.
+
+    Clears the store listings, every cache keyed by (store, ref) for that ref (the
+    model, its card, test outputs, ROC, forecast, GAN samples, global importance, the
+    Groups tab), the caches keyed by more than that as a whole (explanations, fidelity,
+    fresh GAN samples: recomputed on the next click), its explainer warm-up, and
+    explain's in-process explainers (keyed by the model object, rebuilt on demand).
+    Deleted numbers are never reused (`zoo.deleting`), so this is about memory and the
+    deleted model itself, never about another model under the same ref.
+
+    Example:
+        >>> forget_version(store_root(), "mlp-cancer@99")
+    """
+    import explain
+    from dashboard import fairness_view  # imports this module: imported here, not at the top
+
+    clear_store_caches()
+    for cached in (load, card, test_outputs, roc, forecast, gan_samples, _global_importance):
+        cached.clear(root, ref)
+    fairness_view.groupings.clear(root, ref)
+    for cached in (explanation, _fidelity, gan_fresh, fairness_view.slices):
+        cached.clear()
+    reg = _warmups()
+    with reg.lock:
+        fut = reg.futures.pop((root, ref), None)
+    if fut is not None:
+        fut.cancel()  # a running warm-up finishes on its own; its result is dropped
+    explain.clear_cache()

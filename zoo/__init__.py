@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.config import TrainConfig
+from zoo.deleting import Deleted, delete, delete_entry
 from zoo.entries import add_entry
 from zoo.errors import ArtifactError, ConfigError, DataError, UnknownModelError, ZooError
 from zoo.registry import ModelSpec, get_spec, list_models, register
@@ -31,6 +32,7 @@ __all__ = [
     "ArtifactError",
     "ConfigError",
     "DataError",
+    "Deleted",
     "ModelSpec",
     "RunInfo",
     "Store",
@@ -40,6 +42,8 @@ __all__ = [
     "ZooError",
     "add_entry",
     "dataset",
+    "delete",
+    "delete_entry",
     "describe",
     "ensemble",
     "get_spec",

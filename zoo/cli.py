@@ -41,6 +41,7 @@ COMMAND_GROUP = "keras_zoo.commands"
 CORE_COMMANDS = (
     *("list", "describe", "train", "runs", "evaluate", "add", "import", "ensemble"),
     *("sweep", "sweeps"),  # zoo.cli_sweeps
+    "delete",  # zoo.cli_delete
 )
 
 
@@ -181,6 +182,9 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
     from zoo.cli_sweeps import add_parsers as add_sweep_parsers
 
     add_sweep_parsers(sub, [store_flag])  # `sweep` and `sweeps`
+    from zoo.cli_delete import add_parsers as add_delete_parsers
+
+    add_delete_parsers(sub, [store_flag])  # `delete`
 
     registered = registered_commands()
     for name in registered if commands is None else commands:

@@ -45,6 +45,7 @@ MAX_VERSION_DIGITS = 9
 MAX_REF_LENGTH = 200
 _VERSION = re.compile(rf"[1-9][0-9]{{0,{MAX_VERSION_DIGITS - 1}}}")  # a version folder
 _REF_VERSION = re.compile(rf"[0-9]{{1,{MAX_VERSION_DIGITS}}}")  # typed: '@02' is version 2
+TOMBSTONE = ".deleted-"  # `<name>/.deleted-N`: version N was deleted (zoo.deleting)
 
 
 def default_store() -> Path:
@@ -314,7 +315,9 @@ class Store:
         _fsync_tree(folder)
         parent = folder.parent
         while True:
-            version = max(self.versions(name), default=0) + 1
+            # Past the highest deleted number too (`zoo.deleting` tombstones): a ref
+            # once given out never names another model.
+            version = max([*self.versions(name), *deleted_versions(parent)], default=0) + 1
             try:
                 # rename(2) of a directory onto a missing name is atomic; a concurrent
                 # writer that took the number first makes it fail and we take the next.
@@ -507,8 +510,9 @@ class Store:
         info = self.verify(name, version)
         if info.status == "corrupted":
             raise ArtifactError(
-                f"{info.ref} is corrupted: {info.reason}. Delete {info.path} and train again "
-                f"with `zoo train {name}`, or load another version (`zoo runs {name}`)"
+                f"{info.ref} is corrupted: {info.reason}. Delete it (`zoo delete {info.ref}`) and "
+                f"train again with `zoo train {name}`, or load another version (`zoo runs "
+                f"{name}`)"
             )
         if info.status != "ok":
             raise ArtifactError(
@@ -516,6 +520,29 @@ class Store:
                 f"Load another version (`zoo runs {name}`)"
             )
         return info
+
+
+def deleted_versions(folder: Path) -> list[int]:
+    """Version numbers deleted from an entry's folder: its `.deleted-N` tombstones.
+
+    `zoo.deleting` leaves one per deleted version, written before the version is moved
+    away, so `commit` never gives its number to another model.
+
+    Example:
+        >>> import tempfile
+        >>> d = Path(tempfile.mkdtemp()); (d / ".deleted-3").touch()
+        >>> deleted_versions(d), deleted_versions(d / "missing")
+        ([3], [])
+    """
+    try:
+        names = [p.name for p in folder.iterdir()]
+    except OSError:
+        return []
+    return sorted(
+        int(n[len(TOMBSTONE) :])
+        for n in names
+        if n.startswith(TOMBSTONE) and _VERSION.fullmatch(n[len(TOMBSTONE) :])
+    )
 
 
 def _check_file(path: Path, meta: dict[str, Any]) -> None:

@@ -20,13 +20,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from dashboard import access, data, limits, ui, uploads
+from dashboard import access, data, deletes, limits, ui, uploads
 from zoo.errors import StorageError, ZooError
 
 log = logging.getLogger("dashboard")
@@ -49,6 +50,8 @@ CSV_AS = {
 SHOWN_CLASSES = 10
 PER_CLASS = 4  # images shown per class
 AUTO = "detect"
+DELETED_KEY = "data_deleted"  # session state: the line to show after a deletion
+DELETE_KEYS = ("data_delete_name", "data_delete_versions", "data_delete_confirm")
 
 
 def _cap_mb() -> float:
@@ -254,6 +257,40 @@ def _create(root: str, who: access.Visitor, upload: Any, family: str, options: d
         pass  # run on its own (tests): no navigation to link into
 
 
+def _delete_section(root: str) -> None:
+    """Delete a custom entry of this store (with its versions when ticked), confirmed."""
+    from zoo.entries import ENTRIES_DIR
+    from zoo.store import Store
+
+    folder = Path(root) / ENTRIES_DIR
+    names = sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
+    if not names:
+        return
+    with st.expander("Delete a custom entry"):
+        name = st.selectbox("Entry", names, key="data_delete_name")
+        stored = [f"{name}@{v}" for v in Store(root).versions(name)]
+        versions = False
+        if stored:
+            versions = st.checkbox(
+                f"with its {len(stored)} version(s): {', '.join(stored)}",
+                key="data_delete_versions",
+                help="an entry that has versions is deleted only with them",
+            )
+        sure = st.checkbox(f"Yes, delete {name} for everyone", key="data_delete_confirm")
+        if st.button("Delete the entry", key="data_delete", disabled=not sure):
+            try:
+                done = deletes.delete_entry(root, name, versions=versions)
+            except ZooError as err:
+                st.error(" ".join(str(err).split()))
+                return
+            st.session_state[DELETED_KEY] = deletes.summary(done)
+            for key in DELETE_KEYS:
+                st.session_state.pop(key, None)
+            if st.session_state.get(ui.SELECTED, "").split("@")[0] == name:
+                st.session_state.pop(ui.SELECTED, None)
+            st.rerun()
+
+
 def body() -> None:
     """The Data page: upload, preview, options, create.
 
@@ -265,6 +302,10 @@ def body() -> None:
     if who is None:
         return
     root = data.store_root()
+    deleted = st.session_state.pop(DELETED_KEY, None)
+    if deleted:
+        st.success(deleted)
+    _delete_section(root)
     cap = _cap_mb()
     st.markdown(
         "Your own data as a zoo entry, like `zoo add`: a **CSV/TSV table** (one column to "

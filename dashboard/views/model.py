@@ -1,11 +1,12 @@
-"""Model page: card, config, architecture and test metrics of one `name@version`."""
+"""Model page: card, config, architecture and test metrics of one `name@version`; for
+trainers, a confirmed "Delete this version" (`dashboard.deletes`)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import baseline_text, charts, data, fairness_view, ui
+from dashboard import access, baseline_text, charts, data, deletes, fairness_view, ui
 from zoo import fairness, intervals
 from zoo.config import TrainConfig
 from zoo.errors import ZooError
@@ -21,6 +22,7 @@ NO_BASELINE = "no baseline stored for this version (trained before baselines wer
 # The Groups section's select box: one key for every model; a grouping the newly shown
 # model does not have falls back to its default before the box is drawn.
 GROUPS_KEY = "groups_by"
+DELETED_KEY = "model_deleted"  # session state: the line to show after a deletion
 
 
 def _config(m: object) -> None:
@@ -202,8 +204,38 @@ def _groups(root: str, ref: str) -> None:
     )
 
 
+def _delete_control(root: str, ref: str) -> None:
+    """Trainers only: delete this version, after ticking a confirmation box."""
+    who = access.current_visitor()
+    if who is None or not who.trainer:
+        return
+    with st.expander("Delete this version"):
+        st.caption(
+            f"Removes {ref} from the store {root} for everyone (its model, metrics, card "
+            "and cached explanations); the other versions stay, and the number is never "
+            "given to another version. Recorded in the audit log."
+        )
+        sure = st.checkbox(f"Yes, delete {ref}", key=f"model_delete_confirm:{ref}")
+        if st.button(f"Delete {ref}", key="model_delete", type="primary", disabled=not sure):
+            try:
+                done = deletes.delete_version(root, ref)
+            except ZooError as err:
+                st.error(" ".join(str(err).split()))
+                return
+            # The next run opens another version: the deleted one is not offered again.
+            st.session_state[DELETED_KEY] = deletes.summary(done)
+            st.session_state.pop(ui.SELECTED, None)
+            st.session_state.pop(f"model_delete_confirm:{ref}", None)
+            if ui.QUERY in st.query_params:
+                del st.query_params[ui.QUERY]
+            st.rerun()
+
+
 def body() -> None:
     """The Model page of the chosen version."""
+    deleted = st.session_state.pop(DELETED_KEY, None)
+    if deleted:
+        st.success(deleted)
     page = ui.model_page("Model")
     if page is None:
         return
@@ -247,6 +279,7 @@ def body() -> None:
     with tab_arch:
         _architecture(m)
     ui.links(ref, ["curves", "gan" if m.family == "gan" else "explain", "compare", "report"])
+    _delete_control(root, ref)
 
 
 ui.run_page(body)
