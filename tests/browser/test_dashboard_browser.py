@@ -47,6 +47,7 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "tests" / "output" / "browser"
+CUSTOM = "mlp-browser-wine"  # the custom entry the store fixture adds
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +67,17 @@ def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         shutil.copytree(request.getfixturevalue("tiny_store"), root)
     if not zoo.list_sweeps(store=root):
         zoo.sweep("mlp-cancer", grid={"dropout": [0, 0.3]}, epochs=2, store=root)
+    if not (root / "_entries" / f"{CUSTOM}.toml").exists():
+        # a user's own table (a text category, blanks) as a custom entry, trained briefly
+        from sklearn.datasets import load_wine
+
+        frame = load_wine(as_frame=True).frame
+        frame.insert(2, "region", ["north", "south", "east"] * 59 + ["north"])
+        frame.loc[::17, "region"] = None
+        table = tmp_path_factory.mktemp("wine") / "wine.csv"
+        frame.to_csv(table, index=False)
+        zoo.add_entry(CUSTOM, family="mlp", csv=table, target="target", store=root)
+        zoo.train(CUSTOM, store=root, epochs=2)
     return root
 
 
@@ -199,6 +211,30 @@ def test_pages_render_in_a_real_browser(request: pytest.FixtureRequest) -> None:
         preview.locator("h1").first.wait_for(state="visible", timeout=PAGE_TIMEOUT_MS)
         walk.check_no_error("Report")
         walk.screenshot("report", scroll_to='[data-testid="stExpander"] iframe')
+    finally:
+        context.close()
+
+
+def test_a_custom_entry_is_shown_and_explained_in_a_real_browser(
+    request: pytest.FixtureRequest,
+) -> None:
+    """The user's own table: its Model page and an explanation, like any entry's."""
+    browser = request.getfixturevalue("browser")
+    server: Server = request.getfixturevalue("server")
+    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[attr-defined]
+    try:
+        page = context.new_page()
+        walk = Walk(page, server)
+        page.goto(f"{server.url}/model?model={CUSTOM}@1")
+        walk.settle("Model", {METRIC: 1, TABLE: 1})
+        assert f"{CUSTOM}@1" in page.locator('[data-testid="stMain"]').inner_text()
+        page.goto(f"{server.url}/explain?model={CUSTOM}@1")
+        walk.settle("Explain", {CHART: 1})
+        page.locator(".st-key-explain_go button").click()
+        metric = page.locator(METRIC).filter(has_text="additivity error (max)")
+        metric.first.wait_for(state="visible", timeout=PAGE_TIMEOUT_MS)
+        walk.settle("Explain", {METRIC: 4})
+        walk.screenshot("explain-custom-entry")
     finally:
         context.close()
 
