@@ -142,5 +142,21 @@ def test_forecaster_loss_and_linear_output(tmp_path):
     [("default", "_DefaultDistributionStrategy"), ("one_device", "OneDeviceStrategy")],
 )
 def test_model_is_built_in_the_configured_distribution_strategy(tmp_path, strategy, expected):
-    run = zoo.train("mlp-cancer", store=tmp_path, epochs=1, strategy=strategy)
-    assert type(run.model.distribute_strategy).__name__ == expected
+    # In a child process: a tf.distribute strategy is process-wide TensorFlow state, and
+    # once (CI, 2026-11-26) a fit under it segfaulted in a test worker that had run other
+    # files' TensorFlow work before; a fresh interpreter is what a user's run has.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, zoo; run = zoo.train('mlp-cancer', store=sys.argv[1], epochs=1, "
+        "strategy=sys.argv[2]); print(type(run.model.distribute_strategy).__name__)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path), strategy],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == expected
