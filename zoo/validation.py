@@ -111,7 +111,7 @@ def check_transfer(init: str, freeze: str) -> None:
         >>> check_transfer("cnn-digits@1", "all-but-head")
         >>> check_transfer("", "2")
         Traceback (most recent call last):
-        zoo.errors.ConfigError: freeze='2' needs init=NAME[@VERSION] ...
+        zoo.errors.ConfigError: freeze='2' needs init=NAME[@VERSION]: ...
     """
     if init and (len(init) > MAX_NAME_LENGTH or any(c.isspace() for c in init)):
         raise ConfigError(
