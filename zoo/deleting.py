@@ -284,10 +284,13 @@ def delete_entry(
             f"(versions=True) to delete them with it, or delete them first with "
             f"`zoo delete {name}@N`"
         )
-    refs, statuses, paths = [], [], []
+    # `ref_list`, not `refs`: the message above bound `refs` to a str.
+    ref_list: list[str] = []
+    statuses: list[str] = []
+    paths: list[Path] = []
     for version in stored:
         statuses.append(_delete_version(st, name, version))
-        refs.append(f"{name}@{version}")
+        ref_list.append(f"{name}@{version}")
         paths.append(st.path(name, version))
     # The entry file last: a crash before this leaves an entry with fewer versions,
     # never versions of an entry that no longer exists.
@@ -303,6 +306,6 @@ def delete_entry(
     except OSError as err:
         raise StorageError(
             f"entry {name!r} was not deleted completely: {describe_os_error(err, path)}"
-            + (f"; its versions {', '.join(refs)} were deleted" if refs else "")
+            + (f"; its versions {', '.join(ref_list)} were deleted" if ref_list else "")
         ) from None
-    return Deleted(name, tuple(refs), tuple(statuses), tuple(paths), (kept,) if kept else ())
+    return Deleted(name, tuple(ref_list), tuple(statuses), tuple(paths), (kept,) if kept else ())
