@@ -30,6 +30,10 @@ extra (`pip install "keras-zoo[mlflow]"`, the `mlflow-skinny` client); without i
 with the server down, the training is stored all the same and one warning line says
 why nothing reached MLflow.
 
+This module writes the TensorBoard logs. The tags, HParams values and scalar metrics
+both share are `zoo.tracking_values`; the MLflow client is `zoo.mlflow_logging`. Their
+public names are importable from here too.
+
 Example:
     >>> scalar_name("val_loss"), scalar_name("lr")
     (('validation', 'epoch_loss'), ('train', 'epoch_learning_rate'))
@@ -37,135 +41,39 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import functools
 import io
 import itertools
 import logging
 import math
 import os
-import re
 import socket
 import time
-import urllib.parse
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from zoo.mlflow_logging import MLFLOW_EXPERIMENT as MLFLOW_EXPERIMENT
+from zoo.mlflow_logging import log_mlflow as log_mlflow
+from zoo.tracking_values import HParamValue as HParamValue
+from zoo.tracking_values import (
+    _one_line,
+    current_tags,
+    hparams_from_config,
+    scalar_metrics,
+)
+from zoo.tracking_values import tagged as tagged
 
 log = logging.getLogger("zoo")
 
 TENSORBOARD_DIR = "tensorboard"  # in a version folder
 TRAIN_RUN, VALIDATION_RUN = "train", "validation"
 SAMPLES_TAG = "samples"
-MLFLOW_EXPERIMENT = "keras-zoo"  # unless MLFLOW_EXPERIMENT_NAME / _ID says otherwise
 
-HParamValue = bool | float | str
-
-# Tags (`tagged`) added to the HParams and the MLflow run of every training in a block.
-_TAGS: contextvars.ContextVar[tuple[tuple[str, HParamValue], ...]] = contextvars.ContextVar(
-    "zoo_tracking_tags", default=()
-)
 # A unique suffix for each event file this process starts (TensorBoard's own scheme).
 _FILE_NUMBER = itertools.count()
-# Bounded retries for an MLflow server that is down: a training should not wait minutes
-# to say so (MLflow's own default retries 7 times with exponential backoff). A value the
-# user set in the environment wins.
-_MLFLOW_HTTP = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
-}
-_USERINFO = re.compile(r"://[^/@\s]+@")
-# MLflow's batch limits: at most 1000 metrics and 100 params per log_batch call.
-_MLFLOW_METRICS_PER_BATCH, _MLFLOW_PARAMS_PER_BATCH = 1000, 100
-
-
-# --- what is logged ---------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def tagged(**tags: HParamValue) -> Iterator[dict[str, HParamValue]]:
-    """Add `tags` to the HParams and MLflow tags of every training started in the block.
-
-    A sweep wraps each trial's `train` in `tagged(sweep=<id>, trial=<n>)`, so TensorBoard's
-    HParams view can filter and compare one sweep's runs.
-
-    Example:
-        >>> with tagged(sweep="mlp-cancer-demo", trial=3) as tags:
-        ...     sorted(tags.items())
-        [('sweep', 'mlp-cancer-demo'), ('trial', 3)]
-        >>> current_tags()
-        {}
-    """
-    merged = {**dict(_TAGS.get()), **tags}
-    token = _TAGS.set(tuple(merged.items()))
-    try:
-        yield merged
-    finally:
-        _TAGS.reset(token)
-
-
-def current_tags() -> dict[str, HParamValue]:
-    """The tags of the enclosing `tagged` blocks (empty outside any).
-
-    Example:
-        >>> with tagged(sweep="s1"):
-        ...     current_tags()
-        {'sweep': 's1'}
-    """
-    return dict(_TAGS.get())
-
-
-def hparams_from_config(config: Mapping[str, Any], **tags: Any) -> dict[str, HParamValue]:
-    """A config's options as HParams values: the options its family uses, plus `tags`.
-
-    Options that do not apply to the model's family (a CNN's `filters` for an MLP) are
-    left out, so the HParams view compares what changed; lists become "32,64" (as
-    typed on the command line), None is left out. A config dict of an unknown model
-    keeps every key.
-
-    Example:
-        >>> from zoo.config import TrainConfig
-        >>> hp = hparams_from_config(TrainConfig.for_model("mlp-cancer").to_dict(), sweep="s1")
-        >>> hp["model"], hp["dense_units"], hp["dropout"], hp["sweep"], "filters" in hp
-        ('mlp-cancer', '16', 0.0, 's1', False)
-    """
-    out: dict[str, HParamValue] = {}
-    for key, value in [*_options(config).items(), *tags.items()]:
-        converted = _hparam_value(value)
-        if converted is not None:
-            out[str(key)] = converted
-    return out
-
-
-def _options(config: Mapping[str, Any]) -> dict[str, Any]:
-    # The model and the options that apply to its family; every key if it is not a zoo
-    # entry's config.
-    try:
-        from zoo.config import options_for
-        from zoo.registry import get_spec
-
-        names = ["model", *options_for(get_spec(str(config["model"])).family)]
-    except (KeyError, LookupError, TypeError):
-        names = list(config)
-    return {name: config[name] for name in names if name in config}
-
-
-def _hparam_value(value: Any) -> HParamValue | None:
-    if value is None:
-        return None
-    if isinstance(value, bool | str):
-        return value
-    if isinstance(value, int | float | np.number):
-        number = float(value)
-        return number if math.isfinite(number) else str(number)
-    if isinstance(value, list | tuple):
-        return ",".join(str(v) for v in value)
-    return str(value)
 
 
 def scalar_name(key: str) -> tuple[str, str]:
@@ -183,25 +91,6 @@ def scalar_name(key: str) -> tuple[str, str]:
     return TRAIN_RUN, {"lr": "epoch_learning_rate", "epoch_time": "epoch_seconds"}.get(
         key, f"epoch_{key}"
     )
-
-
-def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
-    """The single numbers of a run's test metrics: its top-level numbers and timing.
-
-    Nested tables (per class, baselines, diagnosis) and non-finite values are left out.
-
-    Example:
-        >>> scalar_metrics({"accuracy": 0.9, "per_class": {}, "fid_ratio": float("inf"),
-        ...               "timing": {"train_seconds": 3.5}})
-        {'accuracy': 0.9, 'train_seconds': 3.5}
-    """
-    timing = metrics.get("timing")
-    items = [*metrics.items(), *(timing.items() if isinstance(timing, Mapping) else [])]
-    return {
-        str(key): float(value)
-        for key, value in items
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    }
 
 
 # --- TensorBoard ------------------------------------------------------------------------
@@ -468,150 +357,3 @@ def _tensorboard_class() -> type:
                 )
 
     return TensorBoardLog
-
-
-# --- MLflow -----------------------------------------------------------------------------
-
-
-def log_mlflow(
-    path: str | Path,
-    config: Any,
-    history: Mapping[str, Sequence[float]],
-    metrics: Mapping[str, Any],
-    *,
-    ref: str,
-    uri: str | None = None,
-) -> str | None:
-    """Log a stored version to MLflow when `MLFLOW_TRACKING_URI` (or `uri`) is set.
-
-    One run named `ref` in the experiment `MLFLOW_EXPERIMENT_NAME` (default
-    "keras-zoo"): the options as params, the history as metrics per epoch (step =
-    epoch), the test metrics as `test_<metric>`, the version folder `path` as artifacts,
-    tags `zoo.ref`, `zoo.path` and those of `tagged`. Returns the run id, or None when
-    nothing was logged: no URI, MLflow not installed or the server failing (one warning
-    line each; never an exception, the version is stored either way).
-
-    Example:
-        >>> "MLFLOW_TRACKING_URI" in os.environ or log_mlflow(".", {}, {}, {}, ref="x@1") is None
-        True
-    """
-    uri = uri or os.environ.get("MLFLOW_TRACKING_URI", "")
-    if not uri:
-        return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from mlflow.entities import Metric, Param
-            from mlflow.tracking import MlflowClient
-    except Exception as err:  # ImportError, or a broken install
-        log.warning(
-            "MLFLOW_TRACKING_URI is set but MLflow cannot be imported (%s): %s was stored "
-            'but not logged to MLflow; install it with pip install "keras-zoo[mlflow]"',
-            _one_line(err),
-            ref,
-        )
-        return None
-    settings = config.to_dict() if hasattr(config, "to_dict") else dict(config)
-    tags = {f"zoo.{k}": str(v) for k, v in current_tags().items()}
-    tags.update({"zoo.ref": ref, "zoo.path": str(path)})
-    now = int(time.time() * 1000)
-    epoch_metrics = [
-        Metric(key, float(value), now, step)
-        for key, values in history.items()
-        for step, value in enumerate(values, start=1)
-        if _finite(value)
-    ]
-    last = max((len(v) for v in history.values()), default=0)
-    test = [Metric(f"test_{k}", v, now, last) for k, v in scalar_metrics(metrics).items()]
-    params = [
-        Param(k, ",".join(map(str, v)) if isinstance(v, list | tuple) else str(v))
-        for k, v in _options(settings).items()
-        if v is not None
-    ]
-    run_id = None
-    try:
-        with _quiet_mlflow():
-            client = MlflowClient(tracking_uri=uri)
-            run = client.create_run(_experiment_id(client), run_name=ref, tags=tags)
-            run_id = run.info.run_id
-            for i in range(0, len(params), _MLFLOW_PARAMS_PER_BATCH):
-                client.log_batch(run_id, params=params[i : i + _MLFLOW_PARAMS_PER_BATCH])
-            metric_list = [*epoch_metrics, *test]
-            for i in range(0, len(metric_list), _MLFLOW_METRICS_PER_BATCH):
-                client.log_batch(run_id, metrics=metric_list[i : i + _MLFLOW_METRICS_PER_BATCH])
-            client.log_artifacts(run_id, str(path))
-            client.set_terminated(run_id, "FINISHED")
-    except Exception as err:  # a tracking server that is down must not lose the model
-        log.warning(
-            "MLflow: %s was stored but not logged to %s (%s)", ref, _shown(uri), _one_line(err)
-        )
-        if run_id is not None:
-            with contextlib.suppress(Exception), _quiet_mlflow():
-                client.set_terminated(run_id, "FAILED")
-        return None
-    log.info("logged %s to MLflow at %s (run %s)", ref, _shown(uri), run_id)
-    return run_id
-
-
-def _experiment_id(client: Any) -> str:
-    if os.environ.get("MLFLOW_EXPERIMENT_ID"):
-        return os.environ["MLFLOW_EXPERIMENT_ID"]
-    name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or MLFLOW_EXPERIMENT
-    found = client.get_experiment_by_name(name)
-    if found is not None:
-        return str(found.experiment_id)
-    try:
-        return str(client.create_experiment(name))
-    except Exception:
-        # Another training created it in between: use theirs.
-        found = client.get_experiment_by_name(name)
-        if found is None:
-            raise
-        return str(found.experiment_id)
-
-
-@contextlib.contextmanager
-def _quiet_mlflow() -> Iterator[None]:
-    # One warning line is the zoo's to write: MLflow's and urllib3's retry notices and
-    # Python warnings are held back while the zoo talks to the server, and retries are
-    # bounded (_MLFLOW_HTTP) unless the user chose otherwise.
-    loggers = [logging.getLogger(n) for n in ("mlflow", "urllib3", "alembic")]
-    levels = [lg.level for lg in loggers]
-    added = {k: v for k, v in _MLFLOW_HTTP.items() if k not in os.environ}
-    os.environ.update(added)
-    for lg in loggers:
-        lg.setLevel(logging.CRITICAL)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
-        for key in added:
-            os.environ.pop(key, None)
-
-
-def _shown(uri: str) -> str:
-    # Never print a password that is part of the tracking URI.
-    parts = urllib.parse.urlsplit(uri)
-    if parts.username is None and parts.password is None:
-        return uri
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
-
-
-def _finite(value: Any) -> bool:
-    try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def _one_line(err: BaseException) -> str:
-    # Without a password that a URL in the message carries (user:password@host).
-    text = _USERINFO.sub("://", " ".join(str(err).split()))
-    if len(text) > 300:
-        text = text[:297] + "..."
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
