@@ -308,17 +308,22 @@ register(
     task="classification",
     dataset="digits",
     summary="CNN image classifier on scikit-learn's 8x8 handwritten digits",
+    # Chosen by bench/tune_defaults.py (30 random configurations x 3 seeds, ranked by
+    # validation accuracy, the test split never used to choose): a third conv block and a
+    # cosine schedule over 150 epochs; the former defaults ((32, 64), constant 2e-3, 80
+    # epochs) ranked 5th. README: The zoo.
     defaults=dict(
         loss="sparse_categorical_crossentropy",
-        filters=(32, 64),
+        filters=(32, 64, 128),
         dense_units=(64,),
         dropout=0.25,
         batch_norm=True,
         augment=True,
-        epochs=80,
+        epochs=150,
         batch_size=32,
-        early_stopping=15,
-        learning_rate=2e-3,
+        early_stopping=30,
+        learning_rate=1e-3,
+        schedule="cosine",
     ),
     quick=dict(epochs=25, early_stopping=8),
 )
@@ -376,15 +381,19 @@ register(
     task="classification",
     dataset="cancer",
     summary="Dense network on scikit-learn's breast-cancer data (30 tabular features)",
+    # Chosen by bench/tune_defaults.py like cnn-digits' (the former (16,) relu, l2 1e-2,
+    # 1e-3 ranked 15th of 30).
     defaults=dict(
         loss="binary_crossentropy",
-        dense_units=(16,),
+        dense_units=(32,),
+        activation="tanh",
         dropout=0.0,
-        l2=1e-2,
-        epochs=100,
+        l2=1e-3,
+        epochs=200,
         batch_size=32,
-        early_stopping=20,
-        learning_rate=1e-3,
+        early_stopping=40,
+        learning_rate=3e-3,
+        schedule="plateau",
     ),
     quick=dict(epochs=40, early_stopping=10),
 )

@@ -121,7 +121,7 @@ def test_a_resumed_training_logs_every_epoch_once(tmp_path: Path) -> None:
 
 
 def test_hparams_with_a_sweep_tag(tmp_path: Path) -> None:
-    cfg = TrainConfig.for_model("cnn-digits", dropout=0.25).to_dict()
+    cfg = TrainConfig.for_model("cnn-digits", dropout=0.25, filters=(32, 64)).to_dict()
     tracking.write_hparams(tmp_path / "a", cfg, sweep="cnn-digits-demo", trial_id="t1")
     with tracking.tagged(sweep="cnn-digits-demo", trial=2):
         tracking.write_hparams(tmp_path / "b", cfg)
