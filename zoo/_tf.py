@@ -5,7 +5,15 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from typing import Any
+
+# TensorFlow's import is not safe to run in two threads at once: its modules import each
+# other in cycles, and a second thread entering them mid-import gets a half-initialized
+# module or Python's `_DeadlockError` (seen: the dashboard's explainer warm-up thread
+# loading a model while a page loads another). One lock, held for the whole first import.
+_IMPORT_LOCK = threading.RLock()
+_imported = False
 
 
 @contextlib.contextmanager
@@ -49,17 +57,25 @@ def keras() -> Any:
     TensorFlow's own start-up messages.
 
     Example:
-        >>> keras().backend.backend()
-        'tensorflow'
+        >>> k = keras()  # the backend KERAS_BACKEND names, TensorFlow when it is unset
+        >>> k.backend.backend() == os.environ.get("KERAS_BACKEND", "tensorflow")
+        True
+        >>> keras() is k  # imported once
+        True
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if _backend() == "tensorflow" and "tensorflow" not in sys.modules:
-        with _quiet_stderr():
-            import tensorflow as tf
+    global _imported
+    if _imported:  # no lock once done: this runs on every load and training
+        return sys.modules["keras"]
+    with _IMPORT_LOCK:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        if _backend() == "tensorflow" and "tensorflow" not in sys.modules:
+            with _quiet_stderr():
+                import tensorflow as tf
 
-            tf.config.list_physical_devices("GPU")  # CUDA's probe logs on first use
-            # Retracing notices fire whenever a new small model predicts; not actionable.
-            tf.get_logger().setLevel("ERROR")
-    import keras as _keras
+                tf.config.list_physical_devices("GPU")  # CUDA's probe logs on first use
+                # Retracing notices fire whenever a new small model predicts; not actionable.
+                tf.get_logger().setLevel("ERROR")
+        import keras as _keras
 
+        _imported = True
     return _keras
