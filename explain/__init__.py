@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .cached import explain_test_split, global_importance
+from .cached import explain_test_split, global_importance, test_split_row
 from .explainers import (
     METHODS,
     ExplanationInfo,
@@ -51,6 +51,7 @@ __all__ = [
     "randomized_clone",
     "rank_correlation",
     "report",
+    "test_split_row",
 ]
 
 

@@ -18,7 +18,14 @@ from zoo.errors import DataError, ZooError
 from zoo.store import atomic_write_bytes
 
 from .estimators import nsamples_for, resolve_method
-from .explainers import ExplanationInfo, explain, explain_prepared, info, make_explanation
+from .explainers import (
+    ExplanationInfo,
+    additivity_error,
+    explain,
+    explain_prepared,
+    info,
+    make_explanation,
+)
 from .targets import (
     BACKGROUND_SEED,
     DEFAULT_BACKGROUND,
@@ -87,6 +94,46 @@ def _load(path: Path) -> shap.Explanation:
         return make_explanation(z["values"], z["base_values"], data, meta)
 
 
+def _split_settings(
+    trained: Any,
+    method: str,
+    background: int | None,
+    nsamples: int | None,
+    seed: int,
+    output: Any,
+    limit: int | None,
+) -> tuple[Target, np.ndarray, Any, dict[str, Any]]:
+    # The test split (in the model's space) and the settings that key its disk cache.
+    t = resolve_target(trained)
+    if t.trained is None:
+        raise ZooError(
+            "explain_test_split needs a TrainedModel (it reads the test split and caches "
+            "under its artifact folder); got a plain keras.Model; use explain.explain(model, "
+            "x, background=...) instead"
+        )
+    if background is not None and not isinstance(background, (int, np.integer)):
+        raise DataError("background must be a count here; use explain.explain() for arrays")
+    x, y = _test_split(t)
+    if limit is not None:
+        x = x[: int(limit)]
+        y = None if y is None else np.asarray(y)[: int(limit)]
+    resolved = resolve_method(t, method)
+    outputs = resolve_outputs(t, output)
+    settings = {
+        "format": CACHE_FORMAT,
+        "split": "test",
+        "ref": t.ref,
+        "method": resolved,
+        "background": DEFAULT_BACKGROUND if background is None else int(background),
+        "background_seed": BACKGROUND_SEED,
+        "nsamples": nsamples_for(resolved, nsamples),
+        "seed": seed,
+        "outputs": list(outputs),
+        "limit": limit,
+    }
+    return t, x, y, settings
+
+
 def explain_test_split(
     trained: Any,
     *,
@@ -117,33 +164,8 @@ def explain_test_split(
         >>> explain.info(explain.explain_test_split(m, limit=4, nsamples=20)).cached
         True
     """
-    t = resolve_target(trained)
-    if t.trained is None:
-        raise ZooError(
-            "explain_test_split needs a TrainedModel (it reads the test split and caches "
-            "under its artifact folder); got a plain keras.Model; use explain.explain(model, "
-            "x, background=...) instead"
-        )
-    if background is not None and not isinstance(background, (int, np.integer)):
-        raise DataError("background must be a count here; use explain.explain() for arrays")
-    x, y = _test_split(t)
-    if limit is not None:
-        x = x[: int(limit)]
-        y = None if y is None else np.asarray(y)[: int(limit)]
-    resolved = resolve_method(t, method)
-    outputs = resolve_outputs(t, output)
-    settings = {
-        "format": CACHE_FORMAT,
-        "split": "test",
-        "ref": t.ref,
-        "method": resolved,
-        "background": DEFAULT_BACKGROUND if background is None else int(background),
-        "background_seed": BACKGROUND_SEED,
-        "nsamples": nsamples_for(resolved, nsamples),
-        "seed": seed,
-        "outputs": list(outputs),
-        "limit": limit,
-    }
+    t, x, y, settings = _split_settings(trained, method, background, nsamples, seed, output, limit)
+    resolved, outputs = settings["method"], tuple(settings["outputs"])
     path = _cache_path(t, settings, x)
     if path is not None and path.exists():
         try:
@@ -173,6 +195,70 @@ def explain_test_split(
         except OSError as err:
             warnings.warn(f"could not cache the explanation at {path} ({err})", stacklevel=2)
     return e
+
+
+def test_split_row(
+    trained: Any,
+    index: int,
+    *,
+    method: str = "auto",
+    background: int | None = None,
+    nsamples: int | None = None,
+    seed: int = 0,
+    output: int | str | Sequence[int | str] | None = None,
+) -> shap.Explanation | None:
+    """Test sample `index`'s explanation, read from the test split's disk cache; None
+    when :func:`explain_test_split` has not cached the split with these settings.
+
+    Never computes anything: a dashboard click on a test sample costs a file read
+    instead of an explainer call once the split is cached (the Explain page's global
+    importance caches it). The row is the same explanation :func:`explain` gives for that one input
+    with these settings (the methods attribute each sample on its own; a sampling
+    method's draws come from the split's run); its additivity is that row's own, its
+    ``seconds`` the split's time per sample, ``cached`` True.
+
+    Example:
+        >>> import explain
+        >>> m = zoo.load("mlp-cancer")
+        >>> _ = explain.explain_test_split(m)
+        >>> row = explain.test_split_row(m, 3)
+        >>> row.values.shape, explain.info(row).cached
+        ((1, 30, 1), True)
+        >>> direct = explain.explain(m, m.dataset().x_test[3:4])
+        >>> bool(np.allclose(row.values, direct.values, atol=1e-5))
+        True
+    """
+    t, x, _, settings = _split_settings(trained, method, background, nsamples, seed, output, None)
+    if not 0 <= int(index) < len(x):
+        raise DataError(f"test sample {index} does not exist: expected 0..{len(x) - 1}")
+    path = _cache_path(t, settings, x)
+    if path is None or not path.exists():
+        return None
+    try:
+        split = _load(path)
+    except Exception:  # a damaged cache file: the caller computes the row instead
+        return None
+    i = slice(int(index), int(index) + 1)
+    src = info(split)
+    rows = {
+        n: None if getattr(src, n) is None else np.asarray(getattr(src, n))[i]
+        for n in ("predictions", "predicted", "y_true")
+    }
+    values, base = np.asarray(split.values)[i], np.asarray(split.base_values)[i]
+    add = src.additivity
+    if rows["predictions"] is not None:
+        spread = np.std(np.asarray(src.predictions), axis=0)
+        add = additivity_error(values, base, rows["predictions"], spread)
+    meta = dataclasses.replace(
+        src,
+        seconds=src.ms_per_sample / 1000,
+        additivity=add,
+        predictions=rows["predictions"],
+        predicted=rows["predicted"],
+        y_true=rows["y_true"],
+    )
+    data = None if split.data is None else np.asarray(split.data)[i]
+    return make_explanation(values, base, data, meta)
 
 
 def global_importance(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from concurrent.futures import wait
 
+import numpy as np
 import pytest
 
 # (page, model, the button that explains)
@@ -91,3 +92,26 @@ def test_the_server_warms_every_entry_newest_version_on_first_view(
     for ref in queued:
         assert data._warmups().futures[(root, ref)].result(timeout=300) is True
         assert _explainers_of(ref)  # built before anyone opened the Explain page
+
+
+def test_a_test_sample_of_a_cached_split_is_read_not_computed(open_page, store_copy, metric):
+    # Once the whole test split is explained on disk (the global-importance toggle,
+    # `explain.explain_test_split`), an Explain click on a test sample reads its row: no
+    # explainer is built.
+    import explain
+    import zoo
+    from dashboard import data
+
+    ref = "mlp-cancer@1"
+    split = explain.explain_test_split(zoo.load(ref, store=store_copy))
+    at = open_page("explain", store=store_copy, model=ref)
+    assert not at.exception
+    wait(list(data._warmups().futures.values()))  # the page's own warm-up, then forget it
+    explain.clear_cache()
+    at.button(key="explain_go").click().run()
+    assert not at.exception
+    assert metric(at, "method")
+    assert not _explainers_of(ref)  # served from the file, nothing built
+    row = data.explanation(data.store_root(), ref, "test:0", None)
+    assert explain.info(row).cached
+    np.testing.assert_array_equal(row.values, split.values[:1])

@@ -250,3 +250,28 @@ def test_global_importance(load_model):
     cnn = load_model("cnn-digits")
     gi = explain.global_importance(cnn, cnn.dataset().x_test[:8], output=["0", "1"])
     assert gi.values.shape == (8, 8, 1, 2) and gi.base_values.shape == (2,)
+
+
+def test_test_split_row_reads_the_cached_split(load_model):
+    m = load_model("mlp-cancer")
+    # seed 7: settings no other test caches, so "not cached yet" is this test's own state
+    assert explain.test_split_row(m, 3, seed=7) is None
+    split = explain.explain_test_split(m, seed=7)
+    data = m.dataset()
+    for i in (0, 3, len(data.y_test) - 1):
+        row = explain.test_split_row(m, i, seed=7)
+        meta = explain.info(row)
+        assert meta.cached and meta.predictions.shape == (1, 1)
+        assert meta.y_true[0] == data.y_test[i]
+        np.testing.assert_array_equal(row.values, split.values[i : i + 1])
+        # ... and equal to explaining that input on its own, additivity included
+        direct = explain.explain(m, data.x_test[i : i + 1], seed=7)
+        np.testing.assert_allclose(row.values, direct.values, atol=1e-6)
+        assert meta.additivity["max"] == pytest.approx(
+            explain.info(direct).additivity["max"], abs=1e-6
+        )
+    with pytest.raises(ZooError, match=f"test sample {len(data.y_test)} does not exist"):
+        explain.test_split_row(m, len(data.y_test), seed=7)
+    # A damaged cache file is no answer (the caller computes the row), never an error.
+    Path(explain.info(split).cache_file).write_bytes(b"not an npz")
+    assert explain.test_split_row(m, 3, seed=7) is None
