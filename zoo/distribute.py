@@ -174,11 +174,19 @@ def check_supported(cfg: TrainConfig) -> None:
     workers").
 
     Example:
-        >>> check_supported(TrainConfig.for_model("mlp-cancer"))
         >>> check_supported(TrainConfig.for_model("gan-digits"))
         Traceback (most recent call last):
         ...
         zoo.errors.ConfigError: gan-digits cannot train on several workers: ...
+        >>> def refusal(model):  # None when `model` may train on workers here
+        ...     try:
+        ...         check_supported(TrainConfig.for_model(model))
+        ...     except ConfigError as err:
+        ...         return str(err).split(";")[0]
+        >>> from zoo import backend
+        >>> expected = {"tensorflow": None, "jax": "--workers needs the TensorFlow backend"}
+        >>> refusal("mlp-cancer") == expected[backend.recorded()]
+        True
     """
     from zoo import backend
     from zoo.registry import get_spec

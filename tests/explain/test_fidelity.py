@@ -10,7 +10,7 @@ import pytest
 import explain
 from explain import caching
 from explain.fidelity import randomized_clone, rank_correlation
-from zoo.errors import DataError
+from zoo.errors import DataError, ZooError
 
 # the module, not the function that `explain.fidelity` names (import ... as would give that)
 fidelity_module = importlib.import_module("explain.fidelity")
@@ -30,7 +30,18 @@ def test_randomized_model_gives_clearly_different_attributions(load_model, name)
 
 
 def test_fidelity_with_deep_and_without_randomization(load_model):
+    from zoo import backend
+
     m = load_model("mlp-cancer")
+    if backend.name() != "tensorflow":  # shap's Deep runs on TensorFlow only: one-line refusal
+        with pytest.raises(ZooError) as err:
+            explain.explain(m, m.dataset().x_test[:8], method="deep")
+        assert str(err.value).startswith(
+            f"method='deep' (shap.DeepExplainer) is unavailable on the {backend.name()} "
+            "backend: shap runs it on TensorFlow only;"
+        ), err.value
+        assert "\n" not in str(err.value)
+        return
     e = explain.explain(m, m.dataset().x_test[:8], method="deep")
     quick = explain.fidelity(m, e, randomization=False)
     assert set(quick) == {

@@ -1,7 +1,13 @@
 """The estimators: ours add up on every family (measured against the model itself), agree
-with shap's Deep where it runs, and DeepExplainer is kept away from recurrent models."""
+with shap's Deep where it runs, and DeepExplainer is kept away from recurrent models.
+
+shap's Deep and Gradient explainers run on TensorFlow only: on JAX the tests that use them
+check instead that they are refused up front, in one line (`shap_unavailable`).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -14,6 +20,28 @@ from zoo.errors import ZooError
 # The issue's goal: normalized additivity |sum phi + base - f| / max(|f - base|, 0.1 std)
 # at most 1 % at the 95th percentile, for every family.
 P95_GOAL = 0.01
+
+
+def _on_tensorflow() -> bool:
+    from zoo import backend
+
+    return backend.name() == "tensorflow"
+
+
+def _assert_shap_refused(method: str, call: Callable[[], object]) -> None:
+    """`call` (asking for shap's `method` off TensorFlow) fails with the one-line refusal
+    that names the backend and what to use instead."""
+    from zoo import backend
+
+    shap_class = {"deep": "DeepExplainer", "gradient": "GradientExplainer"}[method]
+    with pytest.raises(ZooError) as err:
+        call()
+    message = str(err.value)
+    assert message == (
+        f"method={method!r} (shap.{shap_class}) is unavailable on the {backend.name()} "
+        "backend: shap runs it on TensorFlow only; use method='layerwise' or "
+        "'expected_gradients', or run with KERAS_BACKEND=tensorflow"
+    ), message
 
 
 def _shap_registry_entries() -> list[str]:
@@ -60,6 +88,9 @@ def test_default_method_adds_up_on_every_family(load_model, name):
 def test_layerwise_agrees_with_shap_deep_explainer(load_model, name):
     m = load_model(name)
     x = m.dataset().x_test[:8]
+    if not _on_tensorflow():  # nothing to compare with: shap's Deep is refused
+        _assert_shap_refused("deep", lambda: explain.explain(m, x, method="deep"))
+        return
     ours = explain.explain(m, x)
     deep = explain.explain(m, x, method="deep")
     # the same DeepLIFT idea; the rules differ for softmax and max pooling (shap divides by
@@ -154,6 +185,11 @@ def test_a_subclassed_model_is_explained_from_its_background(load_model):
 def test_shap_gradient_explainer_is_the_sampled_reference(load_model):
     m = load_model("mlp-cancer")
     x = m.dataset().x_test[:12]
+    if not _on_tensorflow():
+        _assert_shap_refused(
+            "gradient", lambda: explain.explain(m, x, method="gradient", nsamples=200)
+        )
+        return
     ours = explain.explain(m, x)
     ref = explain.explain(m, x, method="gradient", nsamples=200)
     assert explain.info(ref).method == "gradient"
@@ -164,6 +200,11 @@ def test_shap_gradient_explainer_is_the_sampled_reference(load_model):
 @pytest.mark.parametrize("name", ["cnn-digits", "mlp-cancer"])
 def test_deep_explainer_is_additive_on_feed_forward_models(load_model, name):
     m = load_model(name)
+    if not _on_tensorflow():
+        _assert_shap_refused(
+            "deep", lambda: explain.explain(m, m.dataset().x_test[:6], method="deep")
+        )
+        return
     e = explain.explain(m, m.dataset().x_test[:6], method="deep")
     meta = explain.info(e)
     assert meta.method == "deep"
@@ -176,14 +217,24 @@ def test_deep_is_refused_for_recurrent_models_and_training_still_works(load_mode
     import keras
 
     gru = load_model("gru-digits")
-    with pytest.raises(ZooError, match="recurrent.*layerwise"):
-        explain.explain(gru, gru.dataset().x_test[:2], method="deep")
     model, x_train, x_test, _ = bilstm
-    with pytest.raises(ZooError, match=r"forward_lstm\w* \(LSTM\)"):
-        explain.explain(model, x_test[:2], background=x_train[:20], method="deep")
-    with pytest.raises(ZooError, match="recurrent"):
-        explain.explain_test_split(load_model("lstm-co2"), method="deep")
-    assert not _shap_registry_entries()  # DeepExplainer never touched TensorFlow
+    asks = {  # asking shap's Deep for a recurrent model -> why TensorFlow refuses it
+        "recurrent.*layerwise": lambda: explain.explain(
+            gru, gru.dataset().x_test[:2], method="deep"
+        ),
+        r"forward_lstm\w* \(LSTM\)": lambda: explain.explain(
+            model, x_test[:2], background=x_train[:20], method="deep"
+        ),
+        "recurrent": lambda: explain.explain_test_split(load_model("lstm-co2"), method="deep"),
+    }
+    for match, ask in asks.items():
+        if _on_tensorflow():
+            with pytest.raises(ZooError, match=match):
+                ask()
+        else:  # refused before the model is looked at
+            _assert_shap_refused("deep", ask)
+    if _on_tensorflow():
+        assert not _shap_registry_entries()  # DeepExplainer never touched TensorFlow
 
     # an RNN still trains in this process after all of the above
     explain.explain(gru, gru.dataset().x_test[:4])
@@ -198,6 +249,11 @@ def test_deep_is_refused_for_recurrent_models_and_training_still_works(load_mode
 
 def test_deep_is_refused_for_ops_without_a_deeplift_rule(load_model):
     m = load_model("gan-digits")  # the discriminator uses LeakyReLU: shap's Deep would crash
+    if not _on_tensorflow():  # TensorFlow's graph ops are what is checked; JAX refuses first
+        _assert_shap_refused(
+            "deep", lambda: explain.explain(m, m.dataset().x_test[:3], method="deep")
+        )
+        return
     with pytest.raises(ZooError, match="LeakyRelu.*layerwise"):
         explain.explain(m, m.dataset().x_test[:3], method="deep")
     assert not _shap_registry_entries()
@@ -211,9 +267,17 @@ def test_shaps_explainers_leave_the_model_as_it_was(load_model):
     assert any("moving_mean" in v.name for v in m.model.non_trainable_variables)
     before = [v.numpy().copy() for v in m.model.non_trainable_variables]
     out = np.asarray(m.model(x, training=False))
-    explain.explain(m, x[:2], method="gradient", nsamples=20)
-    explain.explain(m, x[:2], method="deep")
+    asks = {
+        "gradient": lambda: explain.explain(m, x[:2], method="gradient", nsamples=20),
+        "deep": lambda: explain.explain(m, x[:2], method="deep"),
+    }
+    for method, ask in asks.items():
+        if _on_tensorflow():
+            ask()
+        else:  # refused, and (checked below) before anything ran the model
+            _assert_shap_refused(method, ask)
     after = [v.numpy() for v in m.model.non_trainable_variables]
     assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
     np.testing.assert_array_equal(np.asarray(m.model(x, training=False)), out)
-    assert not _shap_registry_entries()
+    if _on_tensorflow():
+        assert not _shap_registry_entries()
