@@ -425,7 +425,7 @@ class TrainConfig:
         Example:
             >>> a = TrainConfig.for_model("mlp-cancer")
             >>> a.diff(dataclasses.replace(a, l2=0.05))
-            {'l2': (0.01, 0.05)}
+            {'l2': (0.001, 0.05)}
         """
         mine, theirs = self.to_dict(), other.to_dict()
         return {k: (mine[k], theirs[k]) for k in mine if mine[k] != theirs[k]}
@@ -469,7 +469,7 @@ class TrainConfig:
 
         Example:
             >>> TrainConfig.for_model("mlp-cancer").summary()  # doctest: +ELLIPSIS
-            'loss=binary_crossentropy opt=adam lr=0.001 act=relu l1=0 l2=0.01 drop=0 ...'
+            'loss=binary_crossentropy opt=adam lr=0.003 act=tanh l1=0 l2=0.001 drop=0 ...'
         """
         return (
             f"loss={self.loss} opt={self.optimizer} lr={self.learning_rate:g} "

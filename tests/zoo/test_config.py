@@ -18,7 +18,7 @@ from zoo.options import GROUPS
 
 def test_entry_defaults_then_quick_then_overrides():
     cfg = TrainConfig.for_model("cnn-digits")
-    assert cfg.loss == "sparse_categorical_crossentropy" and cfg.epochs == 80
+    assert cfg.loss == "sparse_categorical_crossentropy" and cfg.epochs == 150
     quick = TrainConfig.for_model("cnn-digits", quick=True)
     assert quick.epochs < cfg.epochs
     assert TrainConfig.for_model("cnn-digits", quick=True, epochs=3).epochs == 3
