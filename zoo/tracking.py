@@ -23,12 +23,8 @@ removed). The folder is derived, like `explain/`: the manifest does not checksum
 (`zoo.artifact.UNCHECKED_DIRS`), and a missing or damaged one never marks a version
 corrupted. Failing to write it is one warning; the training goes on.
 
-With `MLFLOW_TRACKING_URI` set (and only then), `log_mlflow` logs every stored version
-as an MLflow run: the options as params, the history as per-epoch metrics, the test
-metrics (`test_<metric>`) and the version folder as artifacts. MLflow is an optional
-extra (`pip install "keras-zoo[mlflow]"`, the `mlflow-skinny` client); without it, or
-with the server down, the training is stored all the same and one warning line says
-why nothing reached MLflow.
+With `MLFLOW_TRACKING_URI` set, `log_mlflow` (re-exported here, in `zoo.mlflow_logging`,
+which says what it logs) also logs every stored version as an MLflow run.
 
 This module writes the TensorBoard logs. The tags, HParams values and scalar metrics
 both share are `zoo.tracking_values`; the MLflow client is `zoo.mlflow_logging`. Their
