@@ -97,36 +97,36 @@ def _setup_worker(queue: Any) -> None:
     os.environ["DEVICE_KIND"] = device
 
 
-class _EpochAugmented:
+def _epoch_augmented(x: Any, y: Any, augment: Any, batch_size: int, seed: int) -> Any:
     """A `keras.utils.PyDataset` whose every epoch is the training set passed once through
-    the augmentation layers (one call per epoch) and then shuffled into batches."""
+    the augmentation layers (one call per epoch, shuffled, then cut into batches): the
+    same augmentation as `zoo.training`'s tf.data pipeline, without TensorFlow (the lent
+    GPU machine has none)."""
+    import keras
+    import numpy as np
 
-    def __new__(cls, x: Any, y: Any, augment: Any, batch_size: int, seed: int) -> Any:
-        import keras
-        import numpy as np
+    class Epochs(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self._new_epoch()
 
-        class Epochs(keras.utils.PyDataset):
-            def __init__(self) -> None:
-                super().__init__()
-                self.rng = np.random.default_rng(seed)
-                self._new_epoch()
+        def _new_epoch(self) -> None:
+            order = self.rng.permutation(len(x))
+            self.x = keras.ops.convert_to_numpy(augment(x[order], training=True))
+            self.y = y[order]
 
-            def _new_epoch(self) -> None:
-                order = self.rng.permutation(len(x))
-                xa = keras.ops.convert_to_numpy(augment(x[order], training=True))
-                self.x, self.y = xa, y[order]
+        def __len__(self) -> int:
+            return math.ceil(len(x) / batch_size)
 
-            def __len__(self) -> int:
-                return math.ceil(len(x) / batch_size)
+        def __getitem__(self, i: int) -> tuple[Any, Any]:
+            s = slice(i * batch_size, (i + 1) * batch_size)
+            return self.x[s], self.y[s]
 
-            def __getitem__(self, i: int) -> tuple[Any, Any]:
-                s = slice(i * batch_size, (i + 1) * batch_size)
-                return self.x[s], self.y[s]
+        def on_epoch_end(self) -> None:
+            self._new_epoch()
 
-            def on_epoch_end(self) -> None:
-                self._new_epoch()
-
-        return Epochs()
+    return Epochs()
 
 
 def _probabilities(p: Any) -> Any:
@@ -165,7 +165,7 @@ def train_one(job: tuple[str, int, dict[str, Any], int]) -> dict[str, Any]:
     early, callbacks = _validation_callbacks(cfg)
     if cfg.augment:
         aug = augmentation(seed=seed)
-        train: Any = _EpochAugmented(data.x_train, y, aug, cfg.batch_size, seed)
+        train: Any = _epoch_augmented(data.x_train, y, aug, cfg.batch_size, seed)
         fit_kw: dict[str, Any] = {}
     else:
         train, fit_kw = data.x_train, {"y": y, "batch_size": cfg.batch_size, "shuffle": True}
