@@ -5,6 +5,7 @@ of the default zoo. Real parts: the app run by AppTest, real (tiny) trainings.""
 from __future__ import annotations
 
 import getpass
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -56,6 +57,9 @@ def test_explanations_wait_for_a_slot_then_say_the_server_is_busy(
     monkeypatch, store_copy, full_slots
 ):
     monkeypatch.setenv("ZOO_HOME", str(store_copy))  # a store of its own: no cached result
+    # ... nor a cached test split (other tests' explain_test_split in the shared store):
+    # a test sample's row would be read from it, without a slot (explain.test_split_row).
+    shutil.rmtree(store_copy / "mlp-cancer" / "1" / "explain", ignore_errors=True)
     monkeypatch.setattr(limits, "EXPLAIN_WAIT_S", 1.0)
     at = _app("explain")
     at.query_params["model"] = "mlp-cancer@1"
