@@ -1,7 +1,8 @@
 """Cached loaders of the Model page's Groups section: `zoo.fairness` slices of one version.
 
-The slices reuse the test split's outputs the page already predicted (`data.test_outputs`),
-so a grouping costs one bootstrap (milliseconds), cached per (store, ref, grouping).
+The slices reuse the test split's outputs the page already predicted
+(`model_data.test_outputs`), so a grouping costs one bootstrap (milliseconds), cached per
+(store, ref, grouping).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import data
+from dashboard import data, model_data
 from zoo import fairness
 
 
@@ -36,7 +37,7 @@ def slices(root: str, ref: str, by: str | None = None) -> fairness.Slices:
         >>> s.grouping, sum(g.n for g in s.groups)
         ('mean radius', 86)
     """
-    proba = data.test_outputs(root, ref)["proba"]
+    proba = model_data.test_outputs(root, ref)["proba"]
     return fairness.slices(data.load(root, ref), by=by, proba=proba)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, inputs, ui
+from dashboard import charts, data, inputs, model_data, ui
 from zoo.errors import DataError
 from zoo.trained import validate_input
 
@@ -363,7 +363,7 @@ def body() -> None:
     )
     y = true = last_level = None
     if source == "test sample":
-        out = data.test_outputs(root, ref)
+        out = model_data.test_outputs(root, ref)
         index = _pick_test_sample(m, out)
         if index is None:
             return

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, data, ui
+from dashboard import charts, data, model_data, ui
 
 
 def _explain_sample(root: str, ref: str, images: object, source: str) -> None:
@@ -42,7 +42,7 @@ def body() -> None:
         value = metrics.get(key)
         col.metric(key.replace("_", " "), f"{value:.4g}" if value is not None else "–")
 
-    samples = data.gan_samples(root, ref)
+    samples = model_data.gan_samples(root, ref)
     last = len(samples) - 1
     epoch = st.slider("Epoch (0 = untrained generator)", 0, last, last, key="gan_epoch")
     st.image(
@@ -68,7 +68,7 @@ def body() -> None:
         st.session_state["gan_fresh"] = (ref, seed)
     fresh = st.session_state.get("gan_fresh")
     if fresh is not None and fresh[0] == ref:
-        images = data.gan_fresh(root, ref, fresh[1])
+        images = model_data.gan_fresh(root, ref, fresh[1])
         st.image(charts.image_grid(images, low=-1.0, scale=6), caption=f"seed {fresh[1]}")
         _explain_sample(root, ref, images, f"fresh{fresh[1]}")
     else:

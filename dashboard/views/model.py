@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import access, baseline_text, charts, data, deletes, fairness_view, ui
+from dashboard import access, baseline_text, charts, data, deletes, fairness_view, model_data, ui
 from zoo import fairness, intervals
 from zoo.config import TrainConfig
 from zoo.errors import ZooError
@@ -51,7 +51,7 @@ def _architecture(m: object) -> None:
         else {"model": m.model}  # type: ignore[attr-defined]
     )
     for label, net in nets.items():
-        layers = data.layer_table(net)
+        layers = model_data.layer_table(net)
         st.markdown(
             f"**{label}** `{net.name}`: {len(layers)} layers, {net.count_params():,} parameters, "
             f"input {tuple(net.input_shape)} → output {tuple(net.output_shape)}"
@@ -117,7 +117,7 @@ def _classification(root: str, ref: str, m: object) -> None:
         st.markdown("**Per class**")
         per = pd.DataFrame(metrics.get("per_class", {})).T.reset_index(names="class")
         st.dataframe(per, hide_index=True)
-    curves, aucs = data.roc(root, ref)
+    curves, aucs = model_data.roc(root, ref)
     if len(curves):
         st.markdown("**ROC curves** (test split" + (", one-vs-rest)" if len(aucs) > 1 else ")"))
         st.altair_chart(charts.roc(curves, aucs), width="stretch")
@@ -149,7 +149,7 @@ def _regression(root: str, ref: str, m: object) -> None:
         + (f" {note}." if note else "")
     )
     st.markdown("**Forecast vs truth** (test period)")
-    st.altair_chart(charts.forecast(data.forecast(root, ref), unit), width="stretch")
+    st.altair_chart(charts.forecast(model_data.forecast(root, ref), unit), width="stretch")
 
 
 def _generation(m: object) -> None:
@@ -272,7 +272,7 @@ def body() -> None:
             except ZooError as err:  # a grouping this data cannot give: the rest still shows
                 st.warning(f"No groups: {err}")
     with tab_card:
-        text = data.card(root, ref)
+        text = model_data.card(root, ref)
         st.markdown(text or "_This version has no model card._")
     with tab_config:
         _config(m)
