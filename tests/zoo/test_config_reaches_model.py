@@ -146,12 +146,22 @@ def test_model_is_built_in_the_configured_distribution_strategy(tmp_path, strate
     # In a child process: a tf.distribute strategy is process-wide TensorFlow state, and
     # once (CI, 2026-11-26) a fit under it segfaulted in a test worker that had run other
     # files' TensorFlow work before; a fresh interpreter is what a user's run has.
+    # On JAX (no tf.distribute) the default trains outside any strategy and any other
+    # strategy is refused with one line before training starts.
     import subprocess
     import sys
 
+    from zoo import backend
+
     code = (
-        "import sys, zoo; run = zoo.train('mlp-cancer', store=sys.argv[1], epochs=1, "
-        "strategy=sys.argv[2]); print(type(run.model.distribute_strategy).__name__)"
+        "import sys, zoo\n"
+        "try:\n"
+        "    run = zoo.train('mlp-cancer', store=sys.argv[1], epochs=1, strategy=sys.argv[2])\n"
+        "except zoo.ZooError as err:\n"
+        "    print('refused:', err)\n"
+        "else:\n"
+        "    s = getattr(run.model, 'distribute_strategy', None)\n"
+        "    print(type(s).__name__ if s is not None else 'none', run.metrics['accuracy'] > 0)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path), strategy],
@@ -160,4 +170,14 @@ def test_model_is_built_in_the_configured_distribution_strategy(tmp_path, strate
         timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == expected
+    last = out.stdout.strip().splitlines()[-1]
+    if backend.name() == "tensorflow":
+        assert last == f"{expected} True"
+    elif strategy == "default":
+        assert last == "none True"
+    else:
+        assert last == (
+            f"refused: strategy={strategy!r} is a tf.distribute strategy, but Keras runs on "
+            f"{backend.name()!r}; use strategy='default' or KERAS_BACKEND=tensorflow"
+        )
+        assert zoo.Store(tmp_path).runs("mlp-cancer") == []  # nothing half-written
