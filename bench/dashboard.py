@@ -143,12 +143,11 @@ def _explain_once(page) -> float:
 def measure_explain(page, url: str, models: list[str], samples: int) -> dict[str, dict]:
     """Per model: the first explanation, then `samples` other test samples (warm)."""
     out: dict[str, dict] = {}
-    harness.open_page(page, url, "explain")
-    settle(page, "Explain", {".st-key-explain_go": 1})
     for name in models:
-        _choose(page, "model_picker", f"{name}@")
+        # The page's address names the model (what a shared link does); the model select
+        # box's option list did not always open for playwright on a loaded machine.
+        page.goto(f"{url}/explain?model={name}")
         settle(page, "Explain", {".st-key-explain_go": 1})
-        _choose(page, "explain_index", 0)  # the index may have come from the last model
         first = _explain_once(page)
         warm = []
         for k in range(1, samples + 1):

@@ -81,7 +81,9 @@ def child(backend: str, root: Path) -> dict:
     start = time.perf_counter()
     predictions = {}
     for name, options in TINY.items():
+        t0 = time.perf_counter()
         m = zoo.train(name, store=mine, **options)
+        out["seconds"][f"train {name}"] = time.perf_counter() - t0
         manifest = json.loads((m.path / "manifest.json").read_text())
         row = {"manifest_backend": manifest.get("backend")}
         if name == "cnn-digits":
@@ -89,7 +91,9 @@ def child(backend: str, root: Path) -> dict:
                 ly.name for ly in m.model.layers if type(ly).__name__.startswith("Random")
             ]
         if name != "gan-digits":
+            t0 = time.perf_counter()
             row.update(_explained(m, m.dataset().x_test[:1]))
+            out["seconds"][f"explain {name}"] = time.perf_counter() - t0
         predictions[name] = _predict(m, _inputs(name, m.dataset()))
         out["trained"][name] = row
     np.savez(mine / "predictions.npz", **predictions)
@@ -105,11 +109,18 @@ def child(backend: str, root: Path) -> dict:
         time.sleep(0.5)
     expected = np.load(theirs / "predictions.npz")
     for name in TINY:
+        t0 = time.perf_counter()
         m = zoo.load(name, store=theirs)
         got = _predict(m, _inputs(name, m.dataset()))
+        out["seconds"][f"load {name}"] = time.perf_counter() - t0
         row = {"max_abs_diff": float(np.abs(got - expected[name]).max())}
-        if name != "gan-digits":
+        # The CNN is explained here too (the GRU's explanation on this backend is checked
+        # above on its own version: a loaded model is the same Keras graph, and tracing the
+        # GRU's walk again cost CI ~25 s of CPU on the critical path).
+        if name == "cnn-digits":
+            t0 = time.perf_counter()
             row.update(_explained(m, m.dataset().x_test[:1]))
+            out["seconds"][f"explain other's {name}"] = time.perf_counter() - t0
         out["loaded"][name] = row
     out["seconds"]["load_and_explain"] = time.perf_counter() - start
     return out
@@ -160,8 +171,8 @@ def test_versions_load_and_explain_on_the_other_backend(results, backend):
     assert "error" not in loaded, loaded
     for name, row in loaded.items():
         assert row["max_abs_diff"] <= PREDICTION_TOLERANCE, (backend, name, row)
-    for name in ("cnn-digits", "gru-digits"):
-        assert loaded[name]["additivity_p95"] <= ADDITIVITY_P95, (backend, name)
+    assert loaded["cnn-digits"]["method"] == "layerwise"
+    assert loaded["cnn-digits"]["additivity_p95"] <= ADDITIVITY_P95, backend
 
 
 if __name__ == "__main__":

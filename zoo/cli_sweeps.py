@@ -71,6 +71,25 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         "--sample-seed", type=int, default=0, help="random search: seed of the draws (default 0)"
     )
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+    cluster = p.add_argument_group(
+        "workers on other machines (they share the store, e.g. on a network file system)"
+    )
+    cluster.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="the chief serves the trials here (0.0.0.0:7001: every interface); "
+        "--parallel K local workers help (0: none)",
+    )
+    cluster.add_argument(
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        help="with --listen: fail the trials no worker reported after this long",
+    )
+    cluster.add_argument(
+        "--join", metavar="ID", help="work for the running sweep ID (with --chief)"
+    )
+    cluster.add_argument("--chief", metavar="HOST:PORT", help="the chief's --listen address")
     _add_train_options(p)
     p.set_defaults(run=_cmd_sweep)
 
@@ -87,6 +106,10 @@ def _cmd_sweep(args: argparse.Namespace, store: Store) -> int:
     if args.show:
         result = load_sweep(args.show, store=store)
         return _print_result(result, args.json)
+    if args.join or args.chief:
+        return _join(args, store)
+    if args.wait is not None and not args.listen:
+        raise ConfigError("--wait applies to a chief with --listen HOST:PORT; add --listen")
     if not args.name:
         raise ConfigError(
             "name an entry to sweep, e.g. zoo sweep mlp-cancer --grid l2=0,1e-3 (or --show "
@@ -120,6 +143,15 @@ def _cmd_sweep(args: argparse.Namespace, store: Store) -> int:
     what = " x ".join(f"{k} ({v})" for k, v in space.items())
     at_once = f", {min(args.parallel, len(chosen))} at a time" if args.parallel > 1 else ""
     print(f"sweep of {args.name}: {len(chosen)} {mode} trials over {what}{at_once}", flush=True)
+
+    def listening(command: str) -> None:
+        here = f" and {args.parallel} local worker(s)" if args.parallel else ""
+        print(
+            f"serving the trials on {args.listen}{here}; on each worker machine, with "
+            f"this store shared as STORE: {command}",
+            flush=True,
+        )
+
     result = sweep(
         args.name,
         grid=args.grid,
@@ -130,10 +162,33 @@ def _cmd_sweep(args: argparse.Namespace, store: Store) -> int:
         sample_seed=args.sample_seed,
         store=store,
         progress=show,
+        listen=args.listen,
+        wait=args.wait,
+        on_listen=listening,
         **options,
     )
     print()
     return _print_result(result, args.json)
+
+
+def _join(args: argparse.Namespace, store: Store) -> int:
+    from zoo.errors import ConfigError
+    from zoo.sweep_engine import join
+
+    if not (args.join and args.chief):
+        raise ConfigError(
+            "a worker needs both --join ID and --chief HOST:PORT (the chief prints the "
+            "command); e.g. zoo --store /shared/zoo sweep --join ID --chief host:7001"
+        )
+    if args.name or args.grid or args.random or args.listen:
+        raise ConfigError(
+            "--join takes its trials from the chief; leave out the entry name, --grid, "
+            "--random and --listen"
+        )
+    print(f"working for sweep {args.join} at {args.chief}, into {store.root}", flush=True)
+    code = join(store.root, args.join, args.chief)
+    print("the chief has no trial left", flush=True)
+    return code
 
 
 def _print_result(result: Any, as_json: bool) -> int:

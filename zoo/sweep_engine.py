@@ -18,6 +18,13 @@ records each as completed (with its validation loss, the objective) or failed. `
   reports it as it appears. A worker that dies (killed, out of memory) fails only the
   trial it had, with the last line of its log as the reason.
 
+- `listen="HOST:PORT"`: the chief serves there instead, for workers on other machines
+  that share the store (a network file system): each runs `join` (`zoo --store SHARED
+  sweep --join ID --chief HOST:PORT`), reads the plan from the shared store, trains its
+  trials into it and writes their results there; K local workers may help (K=0: none).
+  The chief ends when every trial has a result, or at `wait` seconds, failing the
+  trials nobody reported.
+
 The scratch folder (`<store>/_sweeps/.work-<id>/`: the plan, KerasTuner's own state, the
 workers' logs) is removed at the end.
 
@@ -50,7 +57,7 @@ TUNER_ID, ORACLE_IP, ORACLE_PORT = (
     "KERASTUNER_ORACLE_IP",
     "KERASTUNER_ORACLE_PORT",
 )
-HOST = "127.0.0.1"  # the chief serves this machine only
+HOST = "127.0.0.1"  # the chief serves this machine only, unless told to --listen
 POLL_SECONDS = 0.3
 
 
@@ -134,8 +141,15 @@ def run(
     jobs: list[dict[str, Any]],
     parallel: int,
     finished: Callable[[Any], None],
+    *,
+    listen: tuple[str, int] | None = None,
+    wait: float | None = None,
+    on_listen: Callable[[str], None] | None = None,
 ) -> None:
     """Run `jobs` (index, options, config) and call `finished(TrialResult)` as each ends.
+
+    With `listen=(host, port)` the chief serves there for workers on other machines
+    (`join`), and `on_listen` gets the command they run once it serves.
 
     Example:
         >>> import tempfile
@@ -152,12 +166,60 @@ def run(
     work.mkdir(parents=True, exist_ok=True)
     plan = {"root": str(root), "id": sweep_id, "jobs": jobs}
     try:
-        if parallel <= 1:
+        if listen is not None:
+            _run_workers(plan, work, parallel, finished, listen, wait, on_listen)
+        elif parallel <= 1:
             _run_here(plan, work, finished)
         else:
             _run_workers(plan, work, parallel, finished)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def parse_address(text: str, what: str) -> tuple[str, int]:
+    """`"host:port"` as (host, port), or a one-line ZooError naming `what`.
+
+    Example:
+        >>> parse_address("10.0.0.5:7001", "--chief")
+        ('10.0.0.5', 7001)
+    """
+    host, _, port = str(text).rpartition(":")
+    if not host or not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ZooError(
+            f"{what} {text!r}: expected HOST:PORT with a port from 1 to 65535, e.g. "
+            "0.0.0.0:7001 (the chief) or chief-host:7001 (a worker)"
+        )
+    return host, int(port)
+
+
+def join(root: str | Path, sweep_id: str, chief: str) -> int:
+    """Work for a running sweep's chief at `chief` ("host:port"): train trials until
+    none is left, into the store at `root` (the chief's store, shared with this machine).
+
+    Returns 0 when the chief has no trial left. What `zoo sweep --join ID --chief
+    HOST:PORT` runs on each worker machine.
+
+    Example:
+        >>> import tempfile
+        >>> join(tempfile.mkdtemp(), "mlp-cancer-x", "127.0.0.1:7001")
+        Traceback (most recent call last):
+        ...
+        zoo.errors.ZooError: no running sweep mlp-cancer-x in /tmp/...: ...
+    """
+    from zoo.sweeps import SWEEPS_DIR
+
+    host, port = parse_address(chief, "--chief")
+    plan_path = Path(root) / SWEEPS_DIR / f".work-{sweep_id}" / "plan.json"
+    if not plan_path.is_file():
+        raise ZooError(
+            f"no running sweep {sweep_id} in {root}: expected its plan at {plan_path}; "
+            "start the chief first (zoo sweep NAME ... --listen HOST:PORT) and give this "
+            "worker the chief's store (shared storage) with --store"
+        )
+    os.environ.update(
+        {ORACLE_IP: host, ORACLE_PORT: str(port), TUNER_ID: f"{socket.gethostname()}-{os.getpid()}"}
+    )
+    return _worker(str(plan_path), root=str(root))
 
 
 @contextlib.contextmanager
@@ -184,15 +246,24 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _run_workers(plan: dict[str, Any], work: Path, k: int, finished: Callable) -> None:
+def _run_workers(
+    plan: dict[str, Any],
+    work: Path,
+    k: int,
+    finished: Callable,
+    listen: tuple[str, int] | None = None,
+    wait: float | None = None,
+    on_listen: Callable[[str], None] | None = None,
+) -> None:
     from zoo.sweeps import TrialResult
 
     atomic_write_text(work / "plan.json", json.dumps(plan, default=str))
-    port = _free_port()
-    threads = str(max(1, (os.cpu_count() or 1) // k))
+    host, port = listen if listen is not None else (HOST, _free_port())
+    threads = str(max(1, (os.cpu_count() or 1) // max(k, 1)))
     env = {
         **os.environ,
-        ORACLE_IP: HOST,
+        # local workers reach a chief listening on every interface through loopback
+        ORACLE_IP: HOST if host in ("0.0.0.0", "::", "") else host,
         ORACLE_PORT: str(port),
         "TF_NUM_INTRAOP_THREADS": threads,
         "TF_NUM_INTEROP_THREADS": "1",
@@ -218,17 +289,26 @@ def _run_workers(plan: dict[str, Any], work: Path, k: int, finished: Callable) -
             )
     server = None
     reported: set[int] = set()
+    deadline = None if wait is None else time.monotonic() + wait
     try:
-        server, oracle = _serve(port, len(plan["jobs"]), work)
-        while True:
+        server, oracle = _serve(port, len(plan["jobs"]), work, host)
+        if listen is not None and on_listen is not None:
+            shown = socket.getfqdn() if host in ("0.0.0.0", "::", "") else host
+            on_listen(f"zoo --store STORE sweep --join {plan['id']} --chief {shown}:{port}")
+        while len(reported) < len(plan["jobs"]):
             alive = [w for w in workers if w.poll() is None]
             _report_new(work, reported, finished)
-            if not alive:
+            if (listen is None and not alive) or (
+                deadline is not None and time.monotonic() > deadline
+            ):
                 break
             time.sleep(POLL_SECONDS)
         _report_new(work, reported, finished)
-        # A trial a dead worker held has no result: fail it with the worker's last words.
+        # A trial a dead worker held has no result: fail it with the worker's last words
+        # (or, with workers elsewhere, say that none reported it in time).
         reason = _last_words(logs, workers)
+        if listen is not None and len(reported) < len(plan["jobs"]):
+            reason = f"no worker reported it within --wait {wait:g} s"
         for job in plan["jobs"]:
             if job["index"] not in reported:
                 finished(TrialResult(job["index"], job["options"], "failed", reason=reason))
@@ -243,8 +323,8 @@ def _run_workers(plan: dict[str, Any], work: Path, k: int, finished: Callable) -
             server.stop(0)
 
 
-def _serve(port: int, n: int, work: Path) -> tuple[Any, Any]:
-    """The chief: KerasTuner's oracle servicer on a gRPC server at 127.0.0.1:port."""
+def _serve(port: int, n: int, work: Path, host: str = HOST) -> tuple[Any, Any]:
+    """The chief: KerasTuner's oracle servicer on a gRPC server at host:port."""
     from concurrent import futures
 
     kt = _keras_tuner()
@@ -258,10 +338,10 @@ def _serve(port: int, n: int, work: Path) -> tuple[Any, Any]:
     # One thread, as KerasTuner's own chief: the oracle is not built for concurrent calls.
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
     protos.get_service_grpc().add_OracleServicer_to_server(OracleServicer(oracle), server)
-    if not server.add_insecure_port(f"{HOST}:{port}"):
+    if not server.add_insecure_port(f"{host}:{port}"):
         raise ZooError(
-            f"the sweep's chief cannot listen on {HOST}:{port}; expected a free local "
-            "port; run the sweep again"
+            f"the sweep's chief cannot listen on {host}:{port}; expected a free port on "
+            "an address of this machine; choose another --listen (or run the sweep again)"
         )
     server.start()
     return server, oracle
@@ -291,11 +371,16 @@ def _last_words(logs: list[Path], workers: list[subprocess.Popen]) -> str:
     return "its worker process ended before the trial finished"
 
 
-def _worker(plan_path: str) -> int:
-    """A worker: take trials from the chief until none is left; results go to files."""
+def _worker(plan_path: str, root: str | None = None) -> int:
+    """A worker: take trials from the chief until none is left; results go to files.
+
+    `root`: the store as this machine mounts it (a joined worker elsewhere), else the
+    chief's path from the plan."""
     from dataclasses import asdict
 
     plan = json.loads(Path(plan_path).read_text())
+    if root is not None:
+        plan["root"] = root
     work = Path(plan_path).parent
     kt = _keras_tuner()
 

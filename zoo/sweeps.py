@@ -206,6 +206,9 @@ def sweep(
     sample_seed: int = 0,
     store: Store | str | Path | None = None,
     progress: ProgressFn | None = None,
+    listen: str | None = None,
+    wait: float | None = None,
+    on_listen: Callable[[str], None] | None = None,
     **options: Any,
 ) -> SweepResult:
     """Train `name` over a grid or a random sample of options; every trial is stored.
@@ -215,8 +218,11 @@ def sweep(
     `trials=N` draws N (seeded by `sample_seed`). `options` are training options every trial
     shares (`epochs=5`); `quick` starts from the entry's quick settings. `parallel=K`
     runs K trials at once in worker processes (KerasTuner's chief/worker mode on
-    127.0.0.1). Returns the sweep with its trials ranked by best validation loss; its
-    summary is `<store>/_sweeps/<id>.json`.
+    127.0.0.1). `listen="HOST:PORT"` serves the trials there to workers on other
+    machines that share the store (`zoo sweep --join ID --chief HOST:PORT` on each;
+    `on_listen` gets that command), with `parallel` local workers besides (0: none) and
+    `wait` seconds at most before unreported trials fail. Returns the sweep with its
+    trials ranked by best validation loss; its summary is `<store>/_sweeps/<id>.json`.
 
     Example:
         >>> import tempfile
@@ -228,11 +234,15 @@ def sweep(
     from zoo import sweep_engine
 
     store = store if isinstance(store, Store) else Store(store)
-    if isinstance(parallel, bool) or not isinstance(parallel, int) or not 1 <= parallel <= 64:
+    lowest = 0 if listen is not None else 1  # with workers elsewhere, none here is fine
+    if isinstance(parallel, bool) or not isinstance(parallel, int) or not lowest <= parallel <= 64:
         raise ConfigError(
-            f"parallel={show(parallel)}: expected a number of trials at once from 1 to 64 "
-            f"(this machine has {os.cpu_count()} cores)"
+            f"parallel={show(parallel)}: expected a number of trials at once from {lowest} "
+            f"to 64 (this machine has {os.cpu_count()} cores)"
         )
+    address = None if listen is None else sweep_engine.parse_address(listen, "--listen")
+    if wait is not None and not (isinstance(wait, int | float) and wait > 0):
+        raise ConfigError(f"wait={show(wait)}: expected seconds > 0, e.g. 3600")
     mode, space, chosen, configs = plan(
         name,
         grid=grid,
@@ -274,7 +284,16 @@ def sweep(
             progress(done, len(jobs), trial)
 
     try:
-        sweep_engine.run(store.root, result.id, jobs, result.parallel, finished)
+        sweep_engine.run(
+            store.root,
+            result.id,
+            jobs,
+            result.parallel,
+            finished,
+            listen=address,
+            wait=wait,
+            on_listen=on_listen,
+        )
     except KeyboardInterrupt:
         result.status = "interrupted"
         result.seconds = time.perf_counter() - start

@@ -102,3 +102,116 @@ def test_two_parallel_trials_store_two_tagged_versions(tmp_path, capsys):
     assert f"sweep {result.id} (done" in out and result.best.ref in out
     assert main(["sweeps", "--store", str(tmp_path)]) == 0
     assert result.id in capsys.readouterr().out
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_workers_elsewhere_join_a_listening_chief_through_the_shared_store(tmp_path, capsys):
+    # The chief serves on a given address with no local worker (--parallel 0); two
+    # "other machines" (processes that get only the store's path and the chief's
+    # address, as `zoo sweep --join` on each host would) train the trials.
+    import subprocess
+    import sys
+
+    port = _free_port()
+    workers: list[subprocess.Popen] = []
+    logs = [tmp_path / f"worker{i}.log" for i in range(2)]
+    store = tmp_path / "shared"
+
+    def start_workers(command: str) -> None:
+        assert command.startswith("zoo --store STORE sweep --join ")
+        argv = command.split()[3:]  # sweep --join ID --chief 127.0.0.1:PORT
+        assert argv[-1] == f"127.0.0.1:{port}"
+        code = "import sys; from zoo.cli import main; sys.exit(main(sys.argv[1:]))"
+        for log in logs:
+            with open(log, "w") as out:
+                workers.append(
+                    subprocess.Popen(
+                        [sys.executable, "-c", code, "--store", str(store), *argv],
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+
+    try:
+        result = zoo.sweep(
+            "mlp-cancer",
+            grid={"dropout": [0, 0.3]},
+            parallel=0,
+            listen=f"127.0.0.1:{port}",
+            wait=300,
+            on_listen=start_workers,
+            store=store,
+            **TINY,
+        )
+        codes = [w.wait(timeout=60) for w in workers]
+    finally:
+        for w in workers:
+            w.kill()
+    logs_text = "\n".join(log.read_text() for log in logs)
+    assert codes == [0, 0], logs_text[-3000:]
+    assert logs_text.count("the chief has no trial left") == 2
+    assert result.status == "done" and result.counts() == {"ok": 2}, result.trials
+    runs = zoo.runs("mlp-cancer", store=store)
+    assert sorted(r.ref for r in runs) == ["mlp-cancer@1", "mlp-cancer@2"]
+    for run in runs:
+        assert json.loads((run.path / SWEEP_FILE).read_text())["sweep"] == result.id
+    assert not list((store / SWEEPS_DIR).glob(".work-*"))  # the scratch folder is gone
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["sweep", "--join", "mlp-cancer-x"], "needs both --join ID and --chief HOST:PORT"),
+        (
+            ["sweep", "--join", "mlp-cancer-x", "--chief", "host"],
+            "--chief 'host': expected HOST:PORT",
+        ),
+        (
+            ["sweep", "--join", "mlp-cancer-x", "--chief", "127.0.0.1:7001"],
+            "no running sweep mlp-cancer-x in ",
+        ),
+        (
+            ["sweep", "mlp-cancer", "--grid", "l2=0,1e-3", "--parallel", "0"],
+            "parallel=0: expected a number of trials at once from 1 to 64",
+        ),
+        (
+            ["sweep", "mlp-cancer", "--grid", "l2=0,1e-3", "--listen", "0.0.0.0:99999"],
+            "--listen '0.0.0.0:99999': expected HOST:PORT",
+        ),
+        (["sweep", "mlp-cancer", "--grid", "l2=0", "--wait", "5"], "--wait applies to a chief"),
+    ],
+)
+def test_bad_cluster_flags_are_one_line(argv, expected, tmp_path, capsys):
+    assert main([*argv, "--store", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and expected in err[0], err
+    assert not (tmp_path / "mlp-cancer").exists()  # nothing trained or stored
+
+
+def test_a_listening_chief_fails_unreported_trials_at_its_wait(tmp_path):
+    # No worker ever joins: after --wait the trials fail with the reason, nothing is
+    # stored, the sweep is recorded as done (with its failures) and its scratch removed.
+    heard: list[str] = []
+    result = zoo.sweep(
+        "mlp-cancer",
+        grid={"dropout": [0, 0.3]},
+        parallel=0,
+        listen=f"127.0.0.1:{_free_port()}",
+        wait=2,
+        on_listen=heard.append,
+        store=tmp_path,
+        **TINY,
+    )
+    assert len(heard) == 1 and f"--join {result.id} --chief 127.0.0.1:" in heard[0]
+    assert result.status == "done" and result.counts() == {"failed": 2}
+    assert {t.reason for t in result.trials} == {"no worker reported it within --wait 2 s"}
+    assert zoo.runs("mlp-cancer", store=tmp_path) == []
+    assert not list((tmp_path / SWEEPS_DIR).glob(".work-*"))
+    assert zoo.load_sweep(result.id, store=tmp_path).counts() == {"failed": 2}
