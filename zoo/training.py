@@ -226,7 +226,12 @@ def _augmentation(cfg: TrainConfig) -> Any:
 
 
 def augmented_batches(
-    x: np.ndarray, y: np.ndarray, augment: Any, batch_size: int, seed: int
+    x: np.ndarray,
+    y: np.ndarray,
+    augment: Any,
+    batch_size: int,
+    seed: int,
+    drop_remainder: bool = False,
 ) -> Any:
     """A `tf.data` pipeline of shuffled, augmented training batches, for any backend.
 
@@ -254,7 +259,8 @@ def augmented_batches(
         return images, labels
 
     data = tf.data.Dataset.from_tensor_slices((x, y))
-    data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    data = data.batch(batch_size, drop_remainder=drop_remainder)
     return data.map(apply).prefetch(tf.data.AUTOTUNE)
 
 
@@ -336,7 +342,18 @@ def _fit(
         callbacks.append(_resume_class()(backup, name, history, plan.callbacks, stateful))
     x: Any = plan.x
     y, batch_size = plan.y, cfg.batch_size if plan.augment is None else None
-    if plan.augment is not None and plan.y is not None:
+    from zoo import distribute_jax
+
+    pipeline = plan.augment is not None and plan.y is not None
+    if distribute_jax.active() and plan.y is not None:
+        # Several JAX processes: each feeds its slice of every global batch.
+        processes, index = distribute_jax.process()
+        x = distribute_jax.local_batches(
+            plan.x, plan.y, cfg, plan.augment, processes=processes, index=index
+        )
+        y, batch_size = None, None
+        pipeline = True
+    elif pipeline and plan.y is not None:
         x, y = augmented_batches(plan.x, plan.y, plan.augment, cfg.batch_size, cfg.seed), None
     try:
         plan.net.fit(
@@ -345,13 +362,15 @@ def _fit(
             validation_data=plan.validation_data,
             epochs=cfg.epochs,
             batch_size=batch_size,
-            shuffle=plan.augment is None,  # the pipeline shuffles itself
+            shuffle=not pipeline,  # the pipeline shuffles itself
             callbacks=callbacks,
             verbose=verbose,
         )
     except KeyboardInterrupt:
         log.warning("training of %s interrupted; nothing was stored", name)
         raise
+    if distribute_jax.active():
+        distribute_jax.gather(plan.net)  # evaluate and save here, as one process would
     return history.as_dict()
 
 

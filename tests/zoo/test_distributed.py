@@ -2,7 +2,9 @@
 
 Two local workers (`zoo.distribute.launch`, what `zoo train NAME --workers 2` runs) train
 mlp-cancer under TensorFlow's MultiWorkerMirroredStrategy; only the chief's version is
-stored, and its test metrics match a single-process run with the same seed. The rest
+stored, and its test metrics match a single-process run with the same seed. The same on
+JAX (Keras' DataParallel over two processes), in JAX subprocesses whatever the suite's
+backend. The rest
 checks the failure paths without TensorFlow: a dying worker stops the others with one
 line, the timeout stops them all, and bad flag combinations are one `zoo: error:` line.
 """
@@ -35,6 +37,8 @@ def test_two_workers_store_one_version_that_matches_one_process(tmp_path, monkey
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # the launcher's and workers'
     monkeypatch.delenv("TF_CONFIG", raising=False)
+    # TensorFlow's strategy, whatever backend this suite runs on (JAX's own test below).
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
     store = Store(tmp_path / "store")
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in OPTIONS.items()]
 
@@ -48,6 +52,7 @@ def test_two_workers_store_one_version_that_matches_one_process(tmp_path, monkey
     assert [r.ref for r in runs] == ["mlp-cancer@1"] and runs[0].status == "ok"
     assert list(scratch.iterdir()) == []  # the non-chief's copy was discarded, logs too
     assert not (store.root / ".resume").exists() or not any((store.root / ".resume").iterdir())
+    assert json.loads((runs[0].path / "manifest.json").read_text())["backend"] == "tensorflow"
     stored = json.loads((runs[0].path / "config.json").read_text())
     assert stored["batch_size"] == 64 and stored["steps_per_execution"] == 1
     assert len(json.loads((runs[0].path / "history.json").read_text())["loss"]) == 2
@@ -60,12 +65,23 @@ def test_two_workers_store_one_version_that_matches_one_process(tmp_path, monkey
     # flip and 0.01 of ROC-AUC: float order may tip one row near 0.5, while a broken split
     # (each worker fitting all the data with half the steps, or one worker's gradients
     # lost) changes a 2-epoch model by more.
-    single = zoo.train("mlp-cancer", store=tmp_path / "single", steps_per_execution=1, **OPTIONS)
+    single_store = tmp_path / "single"
+    code = "import sys; from zoo.cli import main; sys.exit(main(sys.argv[1:]))"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "--store", str(single_store), "train", "mlp-cancer"]
+        + [*flags, "--steps-per-execution", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    single = Store(single_store).runs("mlp-cancer")[0].metrics
     multi = runs[0].metrics
-    n_test = single.metrics["n_test"]
-    assert multi["accuracy"] == pytest.approx(single.metrics["accuracy"], abs=1.01 / n_test)
-    assert multi["roc_auc"] == pytest.approx(single.metrics["roc_auc"], abs=0.01)
-    assert single.metrics["accuracy"] > 0.8  # the comparison is between trained models
+    n_test = single["n_test"]
+    assert multi["accuracy"] == pytest.approx(single["accuracy"], abs=1.01 / n_test)
+    assert multi["roc_auc"] == pytest.approx(single["roc_auc"], abs=0.01)
+    assert single["accuracy"] > 0.8  # the comparison is between trained models
 
 
 def _sleeper(seconds: float) -> list[str]:
@@ -149,21 +165,43 @@ def test_the_gan_and_all_entries_are_refused(tmp_path, capsys):
     assert "drop --all" in capsys.readouterr().err
 
 
-def test_jax_is_refused_with_one_line():
-    # A fresh process on JAX; the config is built unvalidated, so Keras is never imported.
-    code = (
-        "from zoo.config import TrainConfig; from zoo.distribute import check_supported\n"
-        "try:\n    check_supported(TrainConfig(model='mlp-cancer'))\n"
-        "except Exception as err:\n    print(type(err).__name__, err)\n"
-        "import sys; print('keras' in sys.modules)"
-    )
-    env = {**os.environ, "KERAS_BACKEND": "jax"}
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
-    )
-    error, imported = out.stdout.strip().splitlines()
-    assert error.startswith("ConfigError --workers needs the TensorFlow backend; Keras runs on")
-    assert imported == "False"
+@pytest.mark.slow  # ~40 s of CPU: three JAX processes train (whatever this suite runs on)
+def test_two_jax_workers_store_one_version_as_good_as_one_process(tmp_path):
+    # The same launcher on JAX: Keras' DataParallel over two processes (zoo.distribute_jax).
+    # Each worker feeds its half of every global batch of a seeded tf.data pipeline (an
+    # uneven last batch dropped), which a single process shuffles differently, so the
+    # two runs are compared as trained models rather than step by step.
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    env["KERAS_BACKEND"] = "jax"
+    code = "import sys; from zoo.cli import main; sys.exit(main(sys.argv[1:]))"
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in OPTIONS.items()]
+
+    def zoo_train(store: str, *extra: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-c", code, "--store", store, "train", "mlp-cancer", *flags, *extra],
+            capture_output=True,
+            text=True,
+            timeout=400,
+            env=env,
+        )
+        assert out.returncode == 0, out.stderr[-3000:]
+        return out.stdout
+
+    out = zoo_train(str(tmp_path / "multi"), "--workers", "2", "--worker-timeout", "300")
+    assert out.count("stored mlp-cancer@1: accuracy=") == 1 and "2 workers finished" in out
+    zoo_train(str(tmp_path / "single"))
+    multi, single = (Store(tmp_path / s).runs("mlp-cancer") for s in ("multi", "single"))
+    assert [r.ref for r in multi] == ["mlp-cancer@1"] and multi[0].status == "ok"
+    manifest = json.loads((multi[0].path / "manifest.json").read_text())
+    assert manifest["backend"] == "jax"
+    history = json.loads((multi[0].path / "history.json").read_text())
+    assert len(history["loss"]) == 2 and history["loss"][1] < history["loss"][0]
+    m, s = multi[0].metrics, single[0].metrics
+    assert m["accuracy"] > 0.9 and s["accuracy"] > 0.9  # both learned
+    # Measured 2026-11-26: 0.942 vs 0.965 accuracy (4 of 172 test rows), ROC-AUC 0.9965
+    # both. (That the slices partition each global batch: local_batches' example.)
+    assert abs(m["accuracy"] - s["accuracy"]) <= 0.05
+    assert m["roc_auc"] == pytest.approx(s["roc_auc"], abs=0.01)
 
 
 def test_tf_config_is_read_as_the_cluster():
