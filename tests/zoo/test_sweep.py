@@ -112,6 +112,20 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _listening_sweep(store, port, *, wait, on_listen):
+    """Two tiny mlp-cancer trials served on 127.0.0.1:port, no local worker."""
+    return zoo.sweep(
+        "mlp-cancer",
+        grid={"dropout": [0, 0.3]},
+        parallel=0,
+        listen=f"127.0.0.1:{port}",
+        wait=wait,
+        on_listen=on_listen,
+        store=store,
+        **TINY,
+    )
+
+
 def test_workers_elsewhere_join_a_listening_chief_through_the_shared_store(tmp_path, capsys):
     # The chief serves on a given address with no local worker (--parallel 0); two
     # "other machines" (processes that get only the store's path and the chief's
@@ -140,16 +154,7 @@ def test_workers_elsewhere_join_a_listening_chief_through_the_shared_store(tmp_p
                 )
 
     try:
-        result = zoo.sweep(
-            "mlp-cancer",
-            grid={"dropout": [0, 0.3]},
-            parallel=0,
-            listen=f"127.0.0.1:{port}",
-            wait=300,
-            on_listen=start_workers,
-            store=store,
-            **TINY,
-        )
+        result = _listening_sweep(store, port, wait=300, on_listen=start_workers)
         codes = [w.wait(timeout=60) for w in workers]
     finally:
         for w in workers:
@@ -199,16 +204,7 @@ def test_a_listening_chief_fails_unreported_trials_at_its_wait(tmp_path):
     # No worker ever joins: after --wait the trials fail with the reason, nothing is
     # stored, the sweep is recorded as done (with its failures) and its scratch removed.
     heard: list[str] = []
-    result = zoo.sweep(
-        "mlp-cancer",
-        grid={"dropout": [0, 0.3]},
-        parallel=0,
-        listen=f"127.0.0.1:{_free_port()}",
-        wait=2,
-        on_listen=heard.append,
-        store=tmp_path,
-        **TINY,
-    )
+    result = _listening_sweep(tmp_path, _free_port(), wait=2, on_listen=heard.append)
     assert len(heard) == 1 and f"--join {result.id} --chief 127.0.0.1:" in heard[0]
     assert result.status == "done" and result.counts() == {"failed": 2}
     assert {t.reason for t in result.trials} == {"no worker reported it within --wait 2 s"}
