@@ -205,7 +205,8 @@ def _variables(model: Any) -> dict[str, np.ndarray]:
     for k, optimizer in enumerate(_optimizers(model)):
         if optimizer.built:
             for i, variable in enumerate(optimizer.variables):
-                arrays[f"o{k}_{i}"] = np.asarray(variable.value)
+                # .numpy(), as get_weights: also reads a variable mirrored by a strategy
+                arrays[f"o{k}_{i}"] = np.asarray(variable.numpy())
     return arrays
 
 
