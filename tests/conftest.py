@@ -76,30 +76,3 @@ def trained(tiny_store: Path):
 
     return get
 
-
-# The longest files first (CI's per-file durations, 2026-11-26): with `--dist loadfile`
-# and `--no-loadscope-reorder` (addopts) the two workers take files in this order, so the
-# run ends on short files on both workers instead of one long file on one of them.
-# (xdist's default order, most tests first, put test_backends.py's 2.5 minutes last.)
-LONGEST_FIRST = (
-    "tests/test_docstrings.py",
-    "tests/test_backends.py",
-    "tests/explain/test_report.py",
-    "tests/explain/test_recurrent.py",
-    "tests/zoo/test_diagnosis.py",
-    "tests/zoo/test_resume.py",
-    "tests/browser/test_dashboard_browser.py",
-    "tests/models/test_gan.py",
-    "tests/zoo/test_distributed.py",
-    "tests/explain/test_jobs.py",
-    "tests/zoo/test_config_reaches_model.py",
-    "tests/explain/test_fidelity.py",
-    "tests/zoo/test_sweep.py",
-    "tests/browser/test_harness.py",
-    "tests/explain/test_methods.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable
