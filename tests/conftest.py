@@ -75,4 +75,3 @@ def trained(tiny_store: Path):
         return cache[name]
 
     return get
-
