@@ -94,7 +94,6 @@ def local_batches(
         >>> len(rows), len(set(rows))  # 2 steps x 2 processes x 2 rows, none twice
         (8, 8)
     """
-    import tensorflow as tf
 
     if cfg.batch_size % processes:
         from zoo.errors import ConfigError
@@ -103,17 +102,12 @@ def local_batches(
             f"batch_size={cfg.batch_size} does not split evenly over {processes} workers; "
             f"expected a multiple of {processes} (each worker takes an equal slice)"
         )
-    if augment is not None:
-        from zoo.training import augmented_batches
+    from zoo.training import augmented_batches
 
-        data = augmented_batches(x, y, augment, cfg.batch_size, cfg.seed, drop_remainder=True)
-    else:
-        data = tf.data.Dataset.from_tensor_slices((x, y))
-        data = data.shuffle(len(x), seed=cfg.seed, reshuffle_each_iteration=True)
-        data = data.batch(cfg.batch_size, drop_remainder=True)
+    data = augmented_batches(x, y, augment, cfg.batch_size, cfg.seed, drop_remainder=True)
     size = cfg.batch_size // processes
     lo, hi = index * size, (index + 1) * size
-    return data.map(lambda a, b: (a[lo:hi], b[lo:hi])).prefetch(tf.data.AUTOTUNE)
+    return data.map(lambda a, b: (a[lo:hi], b[lo:hi]))
 
 
 def process() -> tuple[int, int]:
