@@ -14,6 +14,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import access, audit, charts, data, limits, ui
+from dashboard.child_training import train_in_child
 from zoo import config as zconfig
 from zoo.errors import ConfigError, StorageError
 from zoo.options import GROUPS
@@ -88,17 +89,22 @@ def _owner(who: access.Visitor) -> str:
 
 
 def _work(name: str, cfg: zconfig.TrainConfig, who: access.Visitor) -> Callable[[Any], Any]:
-    """The training itself, run by the queue in its own thread; audited however it ends."""
+    """The training, followed by the queue's thread (it runs in a child process); audited."""
     root = data.store_root()
     defaults = zconfig.TrainConfig.for_model(name).to_dict()
     changed = {k: v for k, v in cfg.to_dict().items() if defaults.get(k) != v}
 
     def work(job: limits.Job) -> Any:
-        from zoo.training import train
-
         outcome, target, start = "failed", name, time.time()
         try:
-            run = train(name, config=cfg, store=root, progress=job.progress)
+            # In a child process: the pages keep the server's GIL (dashboard.child_training).
+            run = train_in_child(
+                name,
+                store=root,
+                config=cfg,
+                progress=job.progress,
+                should_stop=job.cancel_requested.is_set,
+            )
             outcome, target = "ok", run.ref
             return run
         except limits.Cancelled:

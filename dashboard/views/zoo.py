@@ -10,19 +10,17 @@ log (the dashboard's and the `zoo` commands' actions).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import shutil
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import access, audit, baseline_text, data, limits, ui
+from dashboard.child_training import train_in_child
 from zoo.errors import StorageError
 from zoo.registry import default_order, get_spec
-from zoo.store import Store
 
 log = logging.getLogger("dashboard")
 
@@ -33,36 +31,33 @@ OUTCOME = "zoo_default_outcome"  # session state: how it ended, shown once after
 
 
 def _default_zoo_work(root: str, who: access.Visitor, names: list[str]) -> Any:
-    """Train `names` one after another with their quick settings, in the queue's thread.
+    """Train `names` one after another with their quick settings, each in a child process.
 
     A cancel stops the running entry at the end of its epoch (nothing stored, its resume
     backup dropped) and the remaining entries are not trained. Every entry is audited.
     """
 
     def work(job: limits.Job) -> list[str]:
-        from zoo.config import TrainConfig
-        from zoo.resume import resume_dir
-        from zoo.training import train
-
         trained: list[str] = job.info.setdefault("trained", [])
-        store = Store(root)
         for i, name in enumerate(names):
             job.info["at"] = i
             job.label = f"{name} ({i + 1}/{len(names)}, quick settings)"
             job.epoch, job.epochs, job.rows = 0, 0, {}
             outcome, target = "failed", name
             try:
-                run = train(name, store=store, quick=True, progress=job.progress)
+                # In a child process: the pages keep the server's GIL (dashboard.child_training).
+                run = train_in_child(
+                    name,
+                    store=root,
+                    quick=True,
+                    progress=job.progress,
+                    should_stop=job.cancel_requested.is_set,
+                )
                 outcome, target = "ok", run.ref
                 trained.append(run.ref)
-            except limits.Cancelled:
+            except limits.Cancelled:  # the child stored nothing and dropped its backup
                 outcome = "cancelled"
                 job.info["cancelled"] = name
-                # Cancelled means nothing stored: no half-trained backup to resume either.
-                backup = resume_dir(store, TrainConfig.for_model(name, quick=True))
-                shutil.rmtree(backup, ignore_errors=True)
-                with contextlib.suppress(OSError):
-                    backup.parent.rmdir()
                 raise
             finally:
                 data.clear_store_caches()

@@ -1,0 +1,38 @@
+"""Dashboard trainings in a child process: progress, cancel and failures come back."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard import limits
+from dashboard.child_training import ChildFailed, train_in_child
+from zoo.config import TrainConfig
+from zoo.store import Store
+
+
+def test_a_cancel_stops_the_child_at_its_epoch_end_and_nothing_stays(tmp_path):
+    store = tmp_path / "store"
+    job = limits.Job("ann", "mlp-cancer")
+
+    def progress(epoch, epochs, logs):
+        if epoch == 1:
+            job.cancel_requested.set()  # the owner's click, between two epoch reports
+        job.progress(epoch, epochs, logs)
+
+    cfg = TrainConfig.for_model("mlp-cancer", epochs=200)
+    with pytest.raises(limits.Cancelled):
+        train_in_child("mlp-cancer", store=store, config=cfg, progress=progress)
+    # Stopped at the end of the epoch it was in: nothing stored, no backup to resume, no
+    # staging folder left behind.
+    assert job.epoch == 1 and job.rows["loss"]
+    assert Store(store).names() == []
+    assert [p for p in store.rglob("*") if p.is_file()] == []
+
+
+def test_a_failure_in_the_child_is_one_line_here(tmp_path):
+    not_a_folder = tmp_path / "store"
+    not_a_folder.write_text("a file where the store should be")
+    with pytest.raises(ChildFailed) as err:
+        train_in_child("mlp-cancer", store=not_a_folder, quick=True)
+    message = str(err.value)
+    assert "\n" not in message and str(not_a_folder) in message
