@@ -140,7 +140,7 @@ def _follow(
         )
     if "error" in outcome:
         raise ChildFailed(outcome["error"])
-    if outcome.get("cancelled"):
+    if "cancelled" in outcome:  # stopped without a cancel from here: stdin closed early
         raise ChildFailed(f"the training of {name} was stopped before it stored anything")
     return ChildRun(outcome["ref"], outcome["task"], outcome["metrics"])
 
@@ -165,8 +165,12 @@ def _tell(child: subprocess.Popen, line: str) -> None:
 # --- the child ------------------------------------------------------------------------------
 
 
-class _Cancelled(Exception):
-    pass
+class _Stopped(Exception):
+    """Raised by the child's progress callback: cancelled, or the server went away."""
+
+    def __init__(self, cancelled: bool) -> None:
+        super().__init__("cancelled" if cancelled else "the server went away")
+        self.cancelled = cancelled
 
 
 def _child(fd: int) -> int:
@@ -174,24 +178,30 @@ def _child(fd: int) -> int:
     out = os.fdopen(fd, "w", buffering=1)
     request = json.loads(sys.stdin.readline())
     os.nice(int(request.get("nice", 0)))
-    cancelled = threading.Event()
+    stop = threading.Event()
+    why: dict[str, bool] = {"cancelled": False}
 
     def listen() -> None:
-        # `cancel`, or the end of stdin (the server died or gave up): stop after this epoch.
+        # `cancel` from the owner, or the end of stdin (the server stopped): either way the
+        # training stops after this epoch; only a cancel drops the resume backup.
         for line in sys.stdin:
             if line.strip() == CANCEL:
+                why["cancelled"] = True
                 break
-        cancelled.set()
+        stop.set()
 
     threading.Thread(target=listen, daemon=True).start()
 
     def report(**message: Any) -> None:
-        out.write(json.dumps(message, default=_plain) + "\n")
+        try:
+            out.write(json.dumps(message, default=_plain) + "\n")
+        except (BrokenPipeError, ValueError):  # the server is gone: nobody to tell
+            stop.set()
 
     def progress(epoch: int, epochs: int, logs: Mapping[str, float]) -> None:
         report(epoch=epoch, epochs=epochs, logs={k: float(v) for k, v in logs.items()})
-        if cancelled.is_set():
-            raise _Cancelled
+        if stop.is_set():
+            raise _Stopped(why["cancelled"])
 
     from zoo.training import train
 
@@ -199,9 +209,10 @@ def _child(fd: int) -> int:
     config = TrainConfig.from_dict(request["config"]) if request["config"] else None
     try:
         run = train(name, store=store, quick=quick, config=config, progress=progress)
-    except _Cancelled:
-        _drop_backup(name, store, config, quick)
-        report(cancelled=True)
+    except _Stopped as stopped:
+        if stopped.cancelled:
+            _drop_backup(name, store, config, quick)
+        report(cancelled=stopped.cancelled)
         return 0
     except ZooError as err:
         report(error=str(err))

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 
 from dashboard import limits
 from dashboard.child_training import ChildFailed, train_in_child
 from zoo.config import TrainConfig
+from zoo.resume import resume_dir
 from zoo.store import Store
 
 
@@ -36,3 +42,29 @@ def test_a_failure_in_the_child_is_one_line_here(tmp_path):
         train_in_child("mlp-cancer", store=not_a_folder, quick=True)
     message = str(err.value)
     assert "\n" not in message and str(not_a_folder) in message
+
+
+def test_a_child_whose_server_went_away_stops_and_keeps_its_backup(tmp_path):
+    """The end of stdin (the server stopped) is not a cancel: the backup stays to resume."""
+    store = tmp_path / "store"
+    read_end, write_end = os.pipe()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "dashboard.child_training", str(write_end)],
+        stdin=subprocess.PIPE,
+        pass_fds=(write_end,),
+        text=True,
+    )
+    os.close(write_end)
+    cfg = TrainConfig.for_model("mlp-cancer", epochs=200)
+    request = {"name": "mlp-cancer", "store": str(store), "quick": False, "config": cfg.to_dict()}
+    child.stdin.write(json.dumps(request) + "\n")
+    child.stdin.flush()
+    with os.fdopen(read_end) as reports:
+        first = json.loads(reports.readline())
+        child.stdin.close()  # the server is gone
+        rest = [json.loads(line) for line in reports]
+    assert child.wait(timeout=120) == 0
+    assert first["epoch"] == 1 and rest[-1] == {"cancelled": False}
+    assert len(rest) < 20  # stopped within a few epochs, not after 200
+    assert Store(store).names() == []
+    assert resume_dir(Store(store), cfg).is_dir()  # the next training of this config resumes
