@@ -46,8 +46,8 @@ def test_overfitting_when_the_validation_loss_plateaus_far_above_a_zero_training
     tmp_path,
 ):
     # The same recipe on images: 60 digits, no dropout / batch norm / augmentation / L2.
-    # The validation loss never rises (it flattens) but sits hundreds of times above a
-    # training loss near zero, and training accuracy is 100% against ~88% on validation.
+    # The validation loss never rises (it flattens) but sits tens of times above a
+    # training loss near zero, and training accuracy is 100% against ~80-88% on validation.
     _, d = _diagnosed(
         tmp_path,
         "overfitting",
@@ -62,7 +62,8 @@ def test_overfitting_when_the_validation_loss_plateaus_far_above_a_zero_training
         early_stopping=0,
         batch_size=16,
     )
-    assert d["final_train_loss"] < 0.01 and d["final_val_loss"] > 0.2
+    assert d["final_train_loss"] < 0.05 and d["final_val_loss"] > 0.2
+    assert d["final_val_loss"] > 10 * d["final_train_loss"]
     assert d["accuracy_gap"] > 0.05
     assert 1 < d["overfit_from"] < 25
     # The validation loss flattens rather than climbs. On TensorFlow it stays within the
