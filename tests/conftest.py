@@ -75,3 +75,23 @@ def trained(tiny_store: Path):
         return cache[name]
 
     return get
+
+
+# The files that go first. xdist hands out whole files (`--dist loadfile`) in collection
+# order (`--no-loadscope-reorder`); this hook makes that order xdist's own default (files
+# with the most tests first, which keeps both workers busy) with one exception:
+# test_backends.py has 4 tests but runs ~2.5 min of child processes, and scheduled by its
+# count it started last and ran alone at the end while the other worker had nothing left.
+FIRST = ("tests/test_backends.py",)
+
+
+def pytest_collection_modifyitems(config, items):
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.nodeid.split("::")[0]] = counts.get(item.nodeid.split("::")[0], 0) + 1
+
+    def rank(item):
+        file = item.nodeid.split("::")[0]
+        return (file not in FIRST, -counts[file])
+
+    items.sort(key=rank)  # stable: the tests of a file keep their order
