@@ -343,3 +343,21 @@ def digit(image: np.ndarray, *, scale: int = 16, low: float = 0.0, high: float =
         (16, 16)
     """
     return image_grid(np.asarray(image)[None], cols=1, scale=scale, low=low, high=high)
+
+
+def png(fig: Any, dpi: int = 144) -> bytes:
+    """A matplotlib Figure (from `explain.plots`) as PNG bytes, drawn once at `dpi`.
+
+    `st.pyplot` renders at 200 dpi with a tight bounding box (two draws) and re-encodes,
+    measured 0.3-0.7 s per figure; one `savefig` at 144 dpi is enough for the page.
+
+    Example:
+        >>> from matplotlib.figure import Figure
+        >>> png(Figure(figsize=(1, 1)))[1:4]  # the PNG signature
+        b'PNG'
+    """
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()

@@ -403,6 +403,33 @@ def explained(
     return e, explain.info(e), fidelity(root, ref, sample, False, e)
 
 
+@st.cache_data(max_entries=256, show_spinner=False)
+def explanation_png(root: str, ref: str, sample: str, view: str, _shown: Any) -> bytes:
+    """The PNG of one explanation's figure (`view`: 'waterfall', or the input kind's own
+    view of `explain.plots.for_explanation`), drawn once per (store, ref, sample, view).
+
+    `_shown` is the explanation in the data's units (`explain.plots.in_units`); the key
+    leaves it out, since (store, ref, sample) already names one cached explanation. Every
+    rerun of a page that shows an explanation (the view radio, the sanity-check button,
+    another visitor on the same sample) used to draw it again: 0.3-0.5 s of matplotlib.
+
+    Example:
+        >>> import explain
+        >>> m = load(store_root(), "mlp-cancer@1"); x = m.dataset().x_test[:1]
+        >>> e, _, _ = explained(store_root(), "mlp-cancer@1", "test:0", x)
+        >>> shown = explain.plots.in_units(e, m.dataset())
+        >>> png = explanation_png(store_root(), "mlp-cancer@1", "test:0", "waterfall", shown)
+        >>> png[1:4]  # the PNG signature
+        b'PNG'
+    """
+    import explain
+    from dashboard.charts import png
+
+    if view == "waterfall":
+        return png(explain.plots.waterfall(_shown, index=0))
+    return png(explain.plots.for_explanation(_shown, index=0))
+
+
 @st.cache_resource(max_entries=16, show_spinner="Explaining the whole test split…")
 def _global_importance(root: str, ref: str) -> shap.Explanation:
     import explain

@@ -195,7 +195,15 @@ def supervised_plan(cfg: TrainConfig, data: Dataset, store: Store) -> FitPlan:
     # Transfer learning: copy a stored version's matching layers, freeze, then compile
     # (Keras reads `trainable` when it compiles).
     transfer = init_from(net, cfg, store) if cfg.init else None
-    compile_model(net, cfg, task, steps_per_epoch=math.ceil(len(x) / cfg.batch_size))
+    from zoo import distribute_jax
+
+    # Steps per epoch (for the learning-rate schedules): several JAX processes drop the
+    # uneven last global batch (`distribute_jax.local_batches`), one process keeps it.
+    if distribute_jax.active():
+        steps = max(len(x) // cfg.batch_size, 1)
+    else:
+        steps = math.ceil(len(x) / cfg.batch_size)
+    compile_model(net, cfg, task, steps_per_epoch=steps)
     early, callbacks = _validation_callbacks(cfg)
 
     def evaluate(history: History) -> dict[str, Any]:

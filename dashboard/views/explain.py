@@ -316,10 +316,7 @@ def _show_explanation(root: str, ref: str, m: Any, sample: str, x: np.ndarray, y
     own = {"image": "overlay", "sequence": "heatmap"}.get(meta.input_kind)
     views = [own, "waterfall"] if own else ["waterfall"]
     view = st.radio("View", views, horizontal=True, key="explain_view")
-    if view == "waterfall":
-        ui.pyplot(explain.plots.waterfall(shown, index=0))
-    else:
-        ui.pyplot(explain.plots.for_explanation(shown, index=0))
+    st.image(data.explanation_png(root, ref, sample, view, shown), width="content")
 
     sanity_key = ("sanity", ref, sample)
     if st.button("Run the sanity check (randomized model)", key="explain_sanity"):

@@ -28,7 +28,10 @@ def test_a_dataset_job_matches_explain_and_is_cached(load_model):
     # the same numbers as one in-memory call, in the same order
     direct = explain.explain(m, x[40:50])
     np.testing.assert_allclose(np.asarray(e.values[40:50]), direct.values, atol=1e-6)
-    np.testing.assert_allclose(meta.predictions[40:50], explain.info(direct).predictions)
+    # float32 outputs: a batch of 32 and one of 10 may round the last bit differently
+    np.testing.assert_allclose(
+        meta.predictions[40:50], explain.info(direct).predictions, rtol=1e-6, atol=1e-7
+    )
     # progress reached the end with a rate; chunk files were folded into values.npy
     assert seen[-1].done == seen[-1].total == len(x) and "samples/s" in str(seen[-1])
     assert not list(folder.glob("chunk-*")) and (folder / "values.npy").exists()
