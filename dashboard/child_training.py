@@ -107,6 +107,35 @@ def train_in_child(
         return _follow(child, reports, progress, name)
 
 
+def train_for_job(
+    job: Any,
+    name: str,
+    *,
+    store: str | Path,
+    config: TrainConfig | None = None,
+    quick: bool = False,
+) -> ChildRun:
+    """`train_in_child` for a `dashboard.limits.Job`: its epochs and its cancel flag.
+
+    Example:
+        >>> import tempfile
+        >>> from dashboard.limits import Job
+        >>> job = Job("ann", "mlp-cancer")
+        >>> run = train_for_job(job, "mlp-cancer", store=tempfile.mkdtemp(),
+        ...     config=TrainConfig.for_model("mlp-cancer", epochs=2))
+        >>> run.ref, job.epoch, job.epochs
+        ('mlp-cancer@1', 2, 2)
+    """
+    return train_in_child(
+        name,
+        store=store,
+        config=config,
+        quick=quick,
+        progress=job.progress,
+        should_stop=job.cancel_requested.is_set,
+    )
+
+
 def _watch(child: subprocess.Popen, should_stop: Callable[[], bool]) -> None:
     # A cancel between epochs reaches the child at once, not only at the next epoch's report.
     while child.poll() is None:

@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import access, audit, charts, data, limits, ui
-from dashboard.child_training import train_in_child
+from dashboard.child_training import train_for_job
 from zoo import config as zconfig
 from zoo.errors import ConfigError, StorageError
 from zoo.options import GROUPS
@@ -98,13 +98,7 @@ def _work(name: str, cfg: zconfig.TrainConfig, who: access.Visitor) -> Callable[
         outcome, target, start = "failed", name, time.time()
         try:
             # In a child process: the pages keep the server's GIL (dashboard.child_training).
-            run = train_in_child(
-                name,
-                store=root,
-                config=cfg,
-                progress=job.progress,
-                should_stop=job.cancel_requested.is_set,
-            )
+            run = train_for_job(job, name, store=root, config=cfg)
             outcome, target = "ok", run.ref
             return run
         except limits.Cancelled:

@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import access, audit, baseline_text, data, limits, ui
-from dashboard.child_training import train_in_child
+from dashboard.child_training import train_for_job
 from zoo.errors import StorageError
 from zoo.registry import default_order, get_spec
 
@@ -46,13 +46,7 @@ def _default_zoo_work(root: str, who: access.Visitor, names: list[str]) -> Any:
             outcome, target = "failed", name
             try:
                 # In a child process: the pages keep the server's GIL (dashboard.child_training).
-                run = train_in_child(
-                    name,
-                    store=root,
-                    quick=True,
-                    progress=job.progress,
-                    should_stop=job.cancel_requested.is_set,
-                )
+                run = train_for_job(job, name, store=root, quick=True)
                 outcome, target = "ok", run.ref
                 trained.append(run.ref)
             except limits.Cancelled:  # the child stored nothing and dropped its backup
