@@ -349,22 +349,21 @@ def _fit(
         stateful = [c for c in plan.first_callbacks if hasattr(c, "backup_arrays")]
         callbacks.append(_resume_class()(backup, name, history, plan.callbacks, stateful))
     x: Any = plan.x
-    y, batch_size = plan.y, cfg.batch_size if plan.augment is None else None
+    y: Any = plan.y
     from zoo import distribute_jax
 
-    pipeline = plan.augment is not None and plan.y is not None
     distributed = distribute_jax.active()
+    pipeline = False  # batches from a tf.data pipeline of ours, not Keras' array adapter
     if distributed and plan.y is not None:
         # Several JAX processes: each feeds its slice of every global batch.
         processes, index = distribute_jax.process()
         x = distribute_jax.local_batches(
             plan.x, plan.y, cfg, plan.augment, processes=processes, index=index
         )
-        y, batch_size = None, None
-        pipeline = True
-    elif plan.y is not None and (pipeline or _own_pipeline(cfg, plan)):
-        x, y = augmented_batches(plan.x, plan.y, plan.augment, cfg.batch_size, cfg.seed), None
-        pipeline = True
+        y, pipeline = None, True
+    elif plan.y is not None and (plan.augment is not None or _own_pipeline(cfg, plan)):
+        x = augmented_batches(plan.x, plan.y, plan.augment, cfg.batch_size, cfg.seed)
+        y, pipeline = None, True
     validation: Any = plan.validation_data
     if validation is not None and pipeline and not distributed:
         validation = _batches(validation, cfg.batch_size)
@@ -374,7 +373,7 @@ def _fit(
             y,
             validation_data=validation,
             epochs=cfg.epochs,
-            batch_size=batch_size,
+            batch_size=None if pipeline else cfg.batch_size,  # a pipeline has its batches
             shuffle=not pipeline,  # the pipeline shuffles itself
             callbacks=callbacks,
             verbose=verbose,
