@@ -341,13 +341,16 @@ def _fit(
     callbacks = [*plan.first_callbacks, history, keras.callbacks.TerminateOnNaN()]
     # After the history and the GAN's sample monitor, whose rows and samples it writes.
     callbacks.append(tracking.tensorboard_callback(folder, cfg, history, plan.first_callbacks))
-    if progress is not None:
-        callbacks.append(Progress(progress, cfg.epochs))
     callbacks += plan.callbacks
     if backup is not None:
-        # Last, so that it backs up the other callbacks' state after their epoch end.
+        # After the others, so that it backs up their state after their epoch end.
         stateful = [c for c in plan.first_callbacks if hasattr(c, "backup_arrays")]
         callbacks.append(_resume_class()(backup, name, history, plan.callbacks, stateful))
+    if progress is not None:
+        # Last: an epoch is reported once it is backed up, so a progress function that
+        # stops the training (a cancel, the dashboard's server gone) leaves that epoch's
+        # backup behind, never none at all.
+        callbacks.append(Progress(progress, cfg.epochs))
     x: Any = plan.x
     y: Any = plan.y
     from zoo import distribute_jax

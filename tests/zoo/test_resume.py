@@ -166,7 +166,7 @@ def test_an_interrupted_gan_resumes_with_its_samples_and_distances(
     backup = resume_dir(Store(tmp_path), cfg)
 
     def interrupt(epoch: int, epochs: int, logs: dict) -> None:
-        if epoch == 3:  # before the backup of epoch 3: epochs 1-2 are kept
+        if epoch == 2:  # reported once backed up: epochs 1-2 are kept
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):

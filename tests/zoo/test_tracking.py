@@ -96,19 +96,20 @@ def test_every_entry_logs_its_epochs_hparams_and_test_metrics(name, tiny_runs):
 
 
 def test_a_resumed_training_logs_every_epoch_once(tmp_path: Path) -> None:
-    # Interrupted after epoch 2's backup (Ctrl-C in the progress callback of epoch 3),
-    # then trained again: the version's logs have epochs 1-3 once each, in one file per
-    # run; the interrupted run's staging folder (and its event files) is gone.
+    # Interrupted after epoch 2's backup (Ctrl-C in the progress callback of epoch 2,
+    # which runs after the backup), then trained again: the version's logs have epochs 1-3
+    # once each, in one file per run; the interrupted run's staging folder (and its event
+    # files) is gone.
     from zoo.training import train
 
     cfg = TrainConfig.for_model("mlp-cancer", **TINY_MLP)
 
-    def stop_at_3(epoch: int, epochs: int, logs: dict) -> None:
-        if epoch == 3:
+    def stop_at_2(epoch: int, epochs: int, logs: dict) -> None:
+        if epoch == 2:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train("mlp-cancer", store=tmp_path, config=cfg, progress=stop_at_3)
+        train("mlp-cancer", store=tmp_path, config=cfg, progress=stop_at_2)
     run = train("mlp-cancer", store=tmp_path, config=cfg)
     assert run.version == 1 and len(run.history["loss"]) == 3
     _assert_matches_history(run.path)
