@@ -6,6 +6,7 @@ itself is the private part.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -49,6 +50,84 @@ def new_figure(width: float, height: float) -> Any:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), layout="constrained")
+
+
+def text_width(texts: Sequence[str], size: float) -> float:
+    """The widest of `texts` at font `size` points, in inches, from the font's metrics
+    (no drawing: a layout engine's measurement draws the whole figure).
+
+    Example:
+        >>> text_width(["a", "a longer label"], 8) > text_width(["a"], 8) > 0
+        True
+    """
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    font, measure = FontProperties(size=size), TextToPath()
+    widths = [measure.get_text_width_height_descent(t, font, ismath=False)[0] for t in texts]
+    return max(widths, default=0.0) / 72.0
+
+
+# The colorbar strip of `panel_figure`, in inches: the gap before the bar, the bar, then
+# room for its tick labels and its rotated label.
+COLORBAR_GAP, COLORBAR_WIDTH, COLORBAR_STRIP = 0.15, 0.14, 1.25
+
+
+def panel_figure(
+    width: float,
+    height: float,
+    rows: int,
+    cols: int,
+    *,
+    left: float,
+    right: float,
+    top: float,
+    bottom: float,
+    space: float = 0.1,
+    colorbar: bool = True,
+    sharex: bool = False,
+) -> tuple[Any, np.ndarray, Any]:
+    """A figure of `rows` x `cols` panels laid out once, in inches, plus a colorbar axes.
+
+    Constrained layout measures every text's extent in two passes before the figure is
+    drawn: two thirds of a sample plot's time (0.31 s of 0.10 s without it, cnn-digits at
+    144 dpi), paid on every Explain click of the dashboard. Sample plots know their texts
+    (short titles, no tick labels, or labels whose width is given), so their margins are
+    fixed here instead: `left`/`right`/`top`/`bottom` in inches around the panels, `space`
+    between panels as a fraction of a panel, and a strip of `COLORBAR_STRIP` inches on the
+    right holding a colorbar (80 % of the panels' height) and its label. Returns the
+    figure, the axes as a (rows, cols) array and the colorbar's axes (None without).
+
+    Example:
+        >>> fig, axes, cax = panel_figure(5.0, 2.5, 1, 2, left=0.1, right=0.05, top=0.4, bottom=0.1)
+        >>> axes.shape, fig.get_layout_engine() is None, round(float(cax.get_position().x0) * 5, 2)
+        ((1, 2), True, 3.85)
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    strip = COLORBAR_STRIP if colorbar else 0.0
+    axes = fig.subplots(
+        rows,
+        cols,
+        squeeze=False,
+        sharex=sharex,
+        gridspec_kw={
+            "left": left / width,
+            "right": 1 - (right + strip) / width,
+            "top": 1 - top / height,
+            "bottom": bottom / height,
+            "wspace": space,
+            "hspace": space,
+        },
+    )
+    cax = None
+    if colorbar:
+        tall = (height - top - bottom) * 0.8
+        x0 = width - right - strip + COLORBAR_GAP
+        y0 = bottom + (height - top - bottom - tall) / 2
+        cax = fig.add_axes((x0 / width, y0 / height, COLORBAR_WIDTH / width, tall / height))
+    return fig, axes, cax
 
 
 def zoo_meta(e: Any) -> ExplanationInfo | None:

@@ -17,20 +17,22 @@ from zoo.errors import DataError
 from ..explainers import ExplanationInfo
 from ._base import (
     CMAP,
+    COLORBAR_STRIP,
     check_index,
     class_label,
     default_output,
     flat_feature_names,
     gray,
     input_kind,
-    new_figure,
     output_names,
+    panel_figure,
     prediction,
     resolve_output,
     resolve_outputs,
     shap_label,
     shown_data,
     symmetric_limit,
+    text_width,
     units_of,
     with_unit,
     zoo_meta,
@@ -109,8 +111,12 @@ def image(
     maps = values.sum(axis=2)[..., shown]  # (H, W, len(shown))
     vmax = symmetric_limit(maps)
 
-    fig = new_figure(2.3 * (len(shown) + 1) + 0.6, 2.8)
-    axes = fig.subplots(1, len(shown) + 1)
+    # Two-line titles above, no tick labels: fixed margins (panel_figure's docstring).
+    fig, grid, cax = panel_figure(
+        2.3 * (len(shown) + 1) + 0.6, 2.8, 1, len(shown) + 1, left=0.1, right=0.05, top=0.5,
+        bottom=0.1, space=0.08,
+    )  # fmt: skip
+    axes = list(grid[0])
     ax0 = axes[0]
     if data is not None:
         ax0.imshow(gray(data), cmap="gray_r")
@@ -135,7 +141,7 @@ def image(
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(im, ax=list(axes[1:]), shrink=0.8, label="SHAP (red supports)")
+    fig.colorbar(im, cax=cax, label="SHAP (red supports)")
     return fig
 
 
@@ -162,8 +168,8 @@ def gan_sample(e: Any, index: int = 0, label: str | None = None) -> Any:
     attr = np.asarray(e.values)[i].sum(axis=2)[..., 0]
     data = np.asarray(e.data)[i] if e.data is not None else np.zeros(attr.shape)
     vmax = symmetric_limit(attr)
-    fig = new_figure(5.4, 2.9)
-    ax_img, ax_attr = fig.subplots(1, 2)
+    fig, grid, cax = panel_figure(5.4, 2.9, 1, 2, left=0.1, right=0.05, top=0.35, bottom=0.1)
+    ax_img, ax_attr = grid[0]
     signed = float(data.min()) < 0  # discriminator inputs live in [-1, 1]
     ax_img.imshow(gray(data), cmap="gray_r", vmin=-1.0 if signed else 0.0, vmax=1.0)
     ax_img.set_title("sample" if label is None else str(label), fontsize=9)
@@ -178,7 +184,7 @@ def gan_sample(e: Any, index: int = 0, label: str | None = None) -> Any:
     for ax in (ax_img, ax_attr):
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(im, ax=ax_attr, shrink=0.8, label="SHAP (red: looks real)")
+    fig.colorbar(im, cax=cax, label="SHAP (red: looks real)")
     return fig
 
 
@@ -226,8 +232,12 @@ def sequence_heatmap(
     fn = meta.feature_names if meta is not None and meta.feature_names else None
 
     if feats == 1:
-        fig = new_figure(7.5, 4.2)
-        ax_series, ax_bars = fig.subplots(2, 1, sharex=True)
+        # Numeric tick labels (a few digits) and one-line labels: fixed margins.
+        fig, grid, cax = panel_figure(
+            7.5, 4.2, 2, 1, left=0.85, right=0.05, top=0.35, bottom=0.55, space=0.08,
+            sharex=True,
+        )  # fmt: skip
+        ax_series, ax_bars = grid[:, 0]
         steps = np.arange(t_steps)
         ax_series.plot(steps, data[:, 0], color="0.6", lw=1)
         sc = ax_series.scatter(
@@ -241,16 +251,19 @@ def sequence_heatmap(
         ax_bars.axhline(0, color="0.3", lw=0.8)
         ax_bars.set_ylabel(with_unit("SHAP", units.output))
         ax_bars.set_xlabel("time step (oldest → newest)")
-        fig.colorbar(
-            sc,
-            ax=[ax_series, ax_bars],
-            shrink=0.8,
-            label=shap_label(units.output, "red raises"),
-        )
+        fig.colorbar(sc, cax=cax, label=shap_label(units.output, "red raises"))
         return fig
 
-    fig = new_figure(8.5, 3.4)
-    ax_in, ax_attr = fig.subplots(1, 2)
+    named = fn is not None and len(fn) == feats and feats <= 20
+    # The y axis carries "feature" and either step numbers or the feature names (7 pt,
+    # about 0.055 in a character): margins from the longest name, not measured.
+    ticks = max(len(str(f)) for f in fn) * 0.055 if named and fn else 0.2
+    left, gap = ticks + 0.4, ticks + 0.5  # the second panel's y axis sits in the gap
+    panel = (8.5 - left - 0.05 - COLORBAR_STRIP - gap) / 2
+    fig, grid, cax = panel_figure(
+        8.5, 3.4, 1, 2, left=left, right=0.05, top=0.35, bottom=0.5, space=gap / panel
+    )
+    ax_in, ax_attr = grid[0]
     ax_in.imshow(data.T, cmap="gray_r", aspect="auto")
     ax_in.set_title("input", fontsize=10)
     im = ax_attr.imshow(attr.T, cmap=CMAP, vmin=-vmax, vmax=vmax, aspect="auto")
@@ -258,9 +271,9 @@ def sequence_heatmap(
     for ax in (ax_in, ax_attr):
         ax.set_xlabel("time step")
         ax.set_ylabel("feature")
-        if fn is not None and len(fn) == feats and feats <= 20:
+        if named and fn:
             ax.set_yticks(range(feats), [str(f) for f in fn], fontsize=7)
-    fig.colorbar(im, ax=ax_attr, shrink=0.8, label=shap_label(units.output, "red supports"))
+    fig.colorbar(im, cax=cax, label=shap_label(units.output, "red supports"))
     return fig
 
 
@@ -313,8 +326,13 @@ def waterfall(
         rows.append((f"{len(rest)} other features", float(vals[rest].sum())))
     rows = rows[::-1]  # largest at the top
 
-    fig = new_figure(7.0, 0.38 * len(rows) + 1.6)
-    ax = fig.subplots()
+    # Fixed margins (panel_figure): the y labels' width from the font, not a layout pass.
+    left = text_width([r[0] for r in rows], 8) + 0.2
+    fig, grid, _ = panel_figure(
+        max(7.0, left + 3.5), 0.38 * len(rows) + 1.6, 1, 1, left=left, right=0.2, top=0.35,
+        bottom=0.55, colorbar=False,
+    )  # fmt: skip
+    ax = grid[0, 0]
     pos = base
     ends = [base]
     for y, (_, v) in enumerate(rows):

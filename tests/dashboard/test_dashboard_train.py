@@ -5,6 +5,10 @@ from __future__ import annotations
 import zoo
 from zoo.config import choices_for, option_spec, options_for
 
+# A script run that follows a real training (a child process: its TensorFlow import, the
+# epochs, the baselines) on 2 shared cores: the page default of 60 s is not enough then.
+TRAINING_RUN_S = 300
+
 
 def _form(open_page, store, name="mlp-cancer"):
     at = open_page("train", store=store)
@@ -44,7 +48,7 @@ def test_train_a_tiny_run_then_compare_it(open_page, store_copy, frame, texts):
     at.number_input(key="train_mlp-cancer_epochs").set_value(1)
     at.text_input(key="train_mlp-cancer_l2").set_value("0.05")
     at.selectbox(key="train_mlp-cancer_optimizer").set_value("rmsprop")
-    at.button(key="train_submit").click().run()
+    at.button(key="train_submit").click().run(timeout=TRAINING_RUN_S)
     assert not at.exception and not at.error
     assert "Stored **mlp-cancer@2**" in texts(at)
     assert at.get("progress")

@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "app.py"
 DATA_PAGE = ROOT / "dashboard" / "views" / "data.py"
 TIMEOUT = 60
+# A script run that follows a real training in a child process (on 2 shared cores).
+TRAINING_RUN_S = 300
 
 
 def _app(page: str | None = None, *, user=None, secrets=None, state=None):
@@ -247,7 +249,7 @@ def test_the_first_start_training_can_be_cancelled_by_its_trainer(tmp_path, monk
     def cancel_after_the_first_epoch():
         assert limits.wait_for(lambda: _default_job(queue) is not None, timeout=30)
         job = _default_job(queue)
-        assert limits.wait_for(lambda: job.epoch >= 1 or not job.active, timeout=60)
+        assert limits.wait_for(lambda: job.epoch >= 1 or not job.active, timeout=240)
         refused.append(queue.cancel(job.id, "session-someone-else"))  # not theirs
         queue.cancel(job.id, "session-trainer")
 
@@ -255,7 +257,9 @@ def test_the_first_start_training_can_be_cancelled_by_its_trainer(tmp_path, monk
     assert at.button(key="train_default")
     helper = threading.Thread(target=cancel_after_the_first_epoch, daemon=True)
     helper.start()
-    at.button(key="train_default").click().run()  # follows it until it ends, then reruns
+    at.button(key="train_default").click().run(
+        timeout=TRAINING_RUN_S
+    )  # follows it until it ends, then reruns
     helper.join(5)
     assert not at.exception and refused == [False]
     first, *rest = default_order()

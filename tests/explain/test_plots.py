@@ -51,6 +51,29 @@ def test_image(explained):
         plots.image(e, index=6)
 
 
+@pytest.mark.parametrize(
+    "name", ["cnn-digits", "gru-digits", "lstm-co2", "mlp-cancer", "gan-digits"]
+)
+def test_sample_plots_keep_every_text_inside_the_figure_and_apart(explained, name):
+    # The per-sample plots have fixed margins (plots._base.panel_figure), not a layout
+    # engine's measurement: check what the engine guaranteed. Every axes with its title,
+    # labels and tick labels lies inside the figure, and no two of them overlap.
+    fig = plots.for_explanation(explained[name], index=1, label="test #1")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    page = fig.bbox.padded(1)  # a pixel of rounding
+    boxes = [ax.get_tightbbox(renderer) for ax in fig.axes]
+    for ax, box in zip(fig.axes, boxes, strict=True):
+        inside = page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1
+        assert inside, (ax.get_title() or ax.get_ylabel(), box.bounds, page.bounds)
+    for i, a in enumerate(boxes):
+        for j in range(i + 1, len(boxes)):
+            assert not a.overlaps(boxes[j]), (name, i, j, a.bounds, boxes[j].bounds)
+
+
 def test_image_shows_predicted_class_first(explained):
     e = explained["cnn-digits"]
     meta = explain.info(e)
