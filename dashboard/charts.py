@@ -7,12 +7,13 @@ numbers are computed here beyond arranging them for display.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import altair as alt
 import numpy as np
 import pandas as pd
 
+ChartT = TypeVar("ChartT", bound=alt.TopLevelMixin)
 SPLIT_COLORS = alt.Scale(domain=["train", "validation"], range=["#1f77b4", "#d62728"])
 
 
@@ -30,6 +31,30 @@ def curve_quantities(history: Mapping[str, Sequence[float]]) -> list[str]:
 
 # Marked epochs of the training curves, coloured like the report's figure.
 MARK_COLORS = {"best": "#2ca02c", "early stop": "#555555", "overfit from": "#d62728"}
+
+
+def unvalidated(chart: ChartT) -> ChartT:
+    """`chart`, whose `to_dict()` (what `st.altair_chart` calls) skips Altair's validation.
+
+    Validating a spec against the Vega-Lite JSON schema is about half of a chart's
+    conversion (20 of 38 ms for a curves or confusion chart, measured), paid on every
+    page run of every visitor for charts this module builds the same way each time;
+    tests/dashboard/test_charts.py validates every builder's output instead. A copy
+    (`.properties(...)`, `+`) is validated again, as Altair does by default.
+
+    Example:
+        >>> spec = unvalidated(alt.Chart(pd.DataFrame({"a": [1]})).mark_point()).to_dict()
+        >>> spec["mark"]["type"]
+        'point'
+    """
+    convert = type(chart).to_dict
+
+    def to_dict(*args: Any, validate: bool = False, **kwargs: Any) -> dict:
+        return convert(chart, *args, validate=validate, **kwargs)
+
+    # object.__setattr__: Altair's own __setattr__ would store it as a chart property.
+    object.__setattr__(chart, "to_dict", to_dict)
+    return chart
 
 
 def _marks(marks: Mapping[str, int | None]) -> pd.DataFrame:
@@ -119,7 +144,9 @@ def curves(
             )
         )
     # Two legends: the splits (train / validation) and the marked epochs.
-    return alt.layer(*layers).resolve_scale(color="independent").properties(height=height)
+    return unvalidated(
+        alt.layer(*layers).resolve_scale(color="independent").properties(height=height)
+    )
 
 
 def series(
@@ -138,7 +165,7 @@ def series(
             for i, v in enumerate(vals)
         ]
     )
-    return (
+    return unvalidated(
         alt.Chart(long)
         .mark_line(point=True)
         .encode(
@@ -163,7 +190,7 @@ def overlay(histories: Mapping[str, Mapping[str, Sequence[float]]], quantity: st
         for split, key in (("train", quantity), ("validation", f"val_{quantity}")):
             for i, v in enumerate(h.get(key, [])):
                 rows.append({"run": ref, "split": split, "epoch": i + 1, "value": v})
-    return (
+    return unvalidated(
         alt.Chart(pd.DataFrame(rows))
         .mark_line()
         .encode(
@@ -209,7 +236,7 @@ def confusion(matrix: Sequence[Sequence[int]], class_names: Sequence[str]) -> al
         ),
     )
     size = max(220, 34 * len(names))
-    return (heat + text).properties(width=size, height=size)
+    return unvalidated((heat + text).properties(width=size, height=size))
 
 
 def roc(curves_: pd.DataFrame, aucs: Mapping[str, float]) -> alt.LayerChart:
@@ -234,7 +261,7 @@ def roc(curves_: pd.DataFrame, aucs: Mapping[str, float]) -> alt.LayerChart:
             order="fpr:Q",
         )
     )
-    return (diag + lines).properties(height=320)
+    return unvalidated((diag + lines).properties(height=320))
 
 
 def forecast(frame: pd.DataFrame, unit: str = "") -> alt.Chart:
@@ -246,7 +273,7 @@ def forecast(frame: pd.DataFrame, unit: str = "") -> alt.Chart:
         'line'
     """
     long = frame.melt("date", var_name="series", value_name="level")
-    return (
+    return unvalidated(
         alt.Chart(long)
         .mark_line()
         .encode(
@@ -304,7 +331,7 @@ def bars(values: Mapping[str, float], *, title: str = "probability") -> alt.Laye
     )
     # A step per row, not a total height: Streamlit fits the whole chart (axis, title and
     # its padding included) into a fixed height, which squeezed two rows to nothing.
-    return alt.layer(track, bar, text).properties(height=alt.Step(30))
+    return unvalidated(alt.layer(track, bar, text).properties(height=alt.Step(30)))
 
 
 def image_grid(
