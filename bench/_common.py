@@ -72,3 +72,64 @@ def write_results(path: str | Path, result: dict[str, Any]) -> Path:
     out.write_text(json.dumps(result, indent=2, default=float) + "\n")
     print(f"\nwrote {out}")
     return out
+
+
+class CpuByRole:
+    """CPU seconds used by each kind of process while it runs, read from /proc (Linux).
+
+    `roles` maps a name to substrings of a process's command line; a process counts under
+    the first role it matches. Every `every` seconds a thread reads each matching
+    process's own user + system time and keeps the last reading per process, so a process
+    that ends is still counted (up to its last reading) and a child reaped by its parent
+    is not counted twice (its time is never read from the parent's). Use as a context
+    manager; `seconds` holds the totals after it.
+
+        with CpuByRole({"server": ["streamlit"], "chromium": ["chromium"]}) as cpu:
+            ...
+        print(cpu.seconds)
+    """
+
+    def __init__(self, roles: dict[str, list[str]], every: float = 1.0) -> None:
+        import threading
+
+        self.roles, self.every = roles, every
+        self.seconds: dict[str, float] = {}
+        self._last: dict[int, tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._tick = os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self) -> CpuByRole:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        totals: dict[str, float] = {}
+        for role, cpu in self._last.values():
+            totals[role] = totals.get(role, 0.0) + cpu
+        self.seconds = {k: round(v, 1) for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
+
+    def _role(self, pid: str) -> str | None:
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return next((r for r, keys in self.roles.items() if any(k in cmd for k in keys)), None)
+
+    def _loop(self) -> None:
+        while True:
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                role = self._role(pid)
+                if role is None:
+                    continue
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    # utime and stime: the process's own time, not its reaped children's.
+                    cpu = (int(fields[11]) + int(fields[12])) / self._tick
+                except (OSError, IndexError, ValueError):
+                    continue
+                self._last[int(pid)] = (role, cpu)
+            if self._stop.wait(self.every):
+                return

@@ -66,7 +66,7 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 
 import numpy as np
-from _common import machine, train_quick_zoo  # bench/ is on sys.path when run as a script
+from _common import CpuByRole, machine, train_quick_zoo  # bench/ is on sys.path as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 # bench/dashboard.py comes first on sys.path: the project must be ahead of it, or
@@ -95,6 +95,15 @@ from dashboard.harness import (  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "dashboard_load.json"
 GOALS = {"errors": 0, "p95_s": 2.0, "training_visible": True}
+# Command-line substrings per role (first match wins): the training child before the
+# server, whose command line it does not share; the browsers; the bench's own processes.
+CPU_ROLES = {
+    "training child": ["dashboard.child_training"],
+    "dashboard server": ["streamlit", "dashboard/app.py"],
+    "chromium (the bench's browsers)": ["chromium"],
+    "playwright driver": ["playwright"],
+    "bench": ["dashboard_load.py"],
+}
 # --------------------------------------------------------------------------- the run
 
 
@@ -249,7 +258,9 @@ def main() -> None:
         health = server.wait_healthy()
         print(f"server up in {health:.1f} s; {args.sessions} viewers + 1 trainer ({new_ref})")
         run = Run(server.url, args.seconds, args.timeout, args.timeout_train, new_ref, args.shots)
-        got = asyncio.run(drive(args, run, entry_options))
+        # Where the machine's CPU goes: the load generator's browsers share the server's cores.
+        with CpuByRole(CPU_ROLES) as cpu:
+            got = asyncio.run(drive(args, run, entry_options))
         load_after = os.getloadavg()
         config_file = store / args.train / new_ref.partition("@")[2] / "config.json"
         trained_config = json.loads(config_file.read_text()) if config_file.exists() else {}
@@ -322,6 +333,11 @@ def main() -> None:
             + ", ".join(got["warmed"]),
         },
         "figures": figures,
+        "cpu_seconds_by_role": {
+            "seconds": cpu.seconds,
+            "note": "own user + system time per process from /proc, sampled every second "
+            "from the warm-up to the end of the window and the training",
+        },
         "goals": GOALS,
         "met": met,
         "timings": {
@@ -373,6 +389,7 @@ def main() -> None:
         f"  training {run.training.get('seconds', float('nan')):.1f} s, ok={trained}; new "
         f"version seen by {len(run.seen)}/{args.sessions} viewers: {verdict[visible]}",
     ]
+    lines.append(f"  CPU seconds by process: {cpu.seconds}")
     print("\n".join(lines))
     print(f"wrote {args.out}")
 
