@@ -255,13 +255,15 @@ def sequence_heatmap(
         return fig
 
     named = fn is not None and len(fn) == feats and feats <= 20
-    # The y axis carries "feature" and either step numbers or the feature names (7 pt,
-    # about 0.055 in a character): margins from the longest name, not measured.
-    ticks = max(len(str(f)) for f in fn) * 0.055 if named and fn else 0.2
+    # The y axis carries "feature" and either step numbers or the feature names (7 pt):
+    # margins from the widest name by the font's metrics (text_width), not a layout pass.
+    ticks = text_width([str(f) for f in fn], 7) if named and fn else 0.2
     left, gap = ticks + 0.4, ticks + 0.5  # the second panel's y axis sits in the gap
-    panel = (8.5 - left - 0.05 - COLORBAR_STRIP - gap) / 2
+    # Long feature names widen the figure rather than squeeze the panels (2.6 in each).
+    width = max(8.5, left + gap + 0.05 + COLORBAR_STRIP + 2 * 2.6)
+    panel = (width - left - 0.05 - COLORBAR_STRIP - gap) / 2
     fig, grid, cax = panel_figure(
-        8.5, 3.4, 1, 2, left=left, right=0.05, top=0.35, bottom=0.5, space=gap / panel
+        width, 3.4, 1, 2, left=left, right=0.05, top=0.35, bottom=0.5, space=gap / panel
     )
     ax_in, ax_attr = grid[0]
     ax_in.imshow(data.T, cmap="gray_r", aspect="auto")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+
 import numpy as np
 import pytest
 import shap
@@ -51,14 +54,31 @@ def test_image(explained):
         plots.image(e, index=6)
 
 
+@contextlib.contextmanager
+def _long_names(e):
+    # A user's sequence data whose features have long names (the y tick labels); the
+    # module's shared explanation is restored after.
+    meta = explain.info(e)
+    names = [f"a rather long sensor name, channel {i}" for i in range(np.shape(e.values)[2])]
+    e.zoo_info = dataclasses.replace(meta, feature_names=names)
+    try:
+        yield e
+    finally:
+        e.zoo_info = meta
+
+
 @pytest.mark.parametrize(
-    "name", ["cnn-digits", "gru-digits", "lstm-co2", "mlp-cancer", "gan-digits"]
+    "name", ["cnn-digits", "gru-digits", "lstm-co2", "mlp-cancer", "gan-digits", "long names"]
 )
 def test_sample_plots_keep_every_text_inside_the_figure_and_apart(explained, name):
     # The per-sample plots have fixed margins (plots._base.panel_figure), not a layout
     # engine's measurement: check what the engine guaranteed. Every axes with its title,
     # labels and tick labels lies inside the figure, and no two of them overlap.
-    fig = plots.for_explanation(explained[name], index=1, label="test #1")
+    if name == "long names":
+        with _long_names(explained["gru-digits"]) as e:
+            fig = plots.for_explanation(e, index=1, label="test #1")
+    else:
+        fig = plots.for_explanation(explained[name], index=1, label="test #1")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     canvas = FigureCanvasAgg(fig)
