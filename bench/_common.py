@@ -79,8 +79,9 @@ class CpuByRole:
 
     `roles` maps a name to substrings of a process's command line; a process counts under
     the first role it matches. Every `every` seconds a thread reads each matching
-    process's own user + system time and keeps the last reading per process, so a process
-    that ends is still counted (up to its last reading) and a child reaped by its parent
+    process's own user + system time and keeps the first and the last reading per
+    process: a process running before the window counts only what it used inside it, one
+    that ends is still counted (up to its last reading), and a child reaped by its parent
     is not counted twice (its time is never read from the parent's). Use as a context
     manager; `seconds` holds the totals after it.
 
@@ -94,7 +95,9 @@ class CpuByRole:
 
         self.roles, self.every = roles, every
         self.seconds: dict[str, float] = {}
-        self._last: dict[int, tuple[str, float]] = {}
+        self._first: dict[tuple[int, float], float] = {}  # (pid, start time) -> CPU at first
+        self._last: dict[tuple[int, float], tuple[str, float]] = {}
+        self._started: set[int] = set(int(p) for p in os.listdir("/proc") if p.isdigit())
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._tick = os.sysconf("SC_CLK_TCK")
@@ -107,8 +110,8 @@ class CpuByRole:
         self._stop.set()
         self._thread.join()
         totals: dict[str, float] = {}
-        for role, cpu in self._last.values():
-            totals[role] = totals.get(role, 0.0) + cpu
+        for key, (role, cpu) in self._last.items():
+            totals[role] = totals.get(role, 0.0) + cpu - self._first[key]
         self.seconds = {k: round(v, 1) for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
 
     def _role(self, pid: str) -> str | None:
@@ -128,8 +131,11 @@ class CpuByRole:
                     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                     # utime and stime: the process's own time, not its reaped children's.
                     cpu = (int(fields[11]) + int(fields[12])) / self._tick
+                    key = (int(pid), int(fields[19]) / self._tick)  # a reused pid is new
                 except (OSError, IndexError, ValueError):
                     continue
-                self._last[int(pid)] = (role, cpu)
+                # Running when the window opened: count from here; started inside it: all.
+                self._first.setdefault(key, cpu if int(pid) in self._started else 0.0)
+                self._last[key] = (role, cpu)
             if self._stop.wait(self.every):
                 return

@@ -47,14 +47,16 @@ def unvalidated(chart: ChartT) -> ChartT:
         >>> spec["mark"]["type"]
         'point'
     """
-    convert = type(chart).to_dict
+    import types
 
-    def to_dict(*args: Any, validate: bool = False, **kwargs: Any) -> dict:
-        return convert(chart, *args, validate=validate, **kwargs)
-
-    # object.__setattr__: Altair's own __setattr__ would store it as a chart property.
-    object.__setattr__(chart, "to_dict", to_dict)
+    # A bound method of this chart (a deep copy rebinds it to the copy); object.__setattr__
+    # because Altair's own __setattr__ would store it as a chart property.
+    object.__setattr__(chart, "to_dict", types.MethodType(_unvalidated_to_dict, chart))
     return chart
+
+
+def _unvalidated_to_dict(self: Any, *args: Any, validate: bool = False, **kwargs: Any) -> dict:
+    return type(self).to_dict(self, *args, validate=validate, **kwargs)
 
 
 def _marks(marks: Mapping[str, int | None]) -> pd.DataFrame:

@@ -348,8 +348,8 @@ def _fit(
         callbacks.append(_resume_class()(backup, name, history, plan.callbacks, stateful))
     if progress is not None:
         # Last: an epoch is reported once it is backed up, so a progress function that
-        # stops the training (a cancel, the dashboard's server gone) leaves that epoch's
-        # backup behind, never none at all.
+        # stops the training (Ctrl-C, the dashboard's server gone) leaves that epoch's
+        # backup behind, never none at all (a dashboard cancel drops it on purpose).
         callbacks.append(Progress(progress, cfg.epochs))
     x: Any = plan.x
     y: Any = plan.y

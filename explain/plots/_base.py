@@ -90,12 +90,13 @@ def panel_figure(
     """A figure of `rows` x `cols` panels laid out once, in inches, plus a colorbar axes.
 
     Constrained layout measures every text's extent in two passes before the figure is
-    drawn: two thirds of a sample plot's time (0.31 s of 0.10 s without it, cnn-digits at
-    144 dpi), paid on every Explain click of the dashboard. Sample plots know their texts
-    (short titles, no tick labels, or labels whose width is given), so their margins are
-    fixed here instead: `left`/`right`/`top`/`bottom` in inches around the panels, `space`
-    between panels as a fraction of a panel, and a strip of `COLORBAR_STRIP` inches on the
-    right holding a colorbar (80 % of the panels' height) and its label. Returns the
+    drawn: two thirds of a sample plot's time (0.31 s against 0.10 s without it,
+    cnn-digits at 144 dpi), paid on every Explain click of the dashboard. Sample plots
+    know their texts (short titles, no tick labels, or labels measured by `text_width`),
+    so their margins are fixed here instead: `left`/`right`/`top`/`bottom` in inches
+    around the panels, `space` between panels as a fraction of a panel, and a strip of
+    `COLORBAR_STRIP` inches on the right holding a colorbar (80 % of the panels' height)
+    and its label. Returns the
     figure, the axes as a (rows, cols) array and the colorbar's axes (None without).
 
     Example:

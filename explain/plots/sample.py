@@ -111,25 +111,11 @@ def image(
     maps = values.sum(axis=2)[..., shown]  # (H, W, len(shown))
     vmax = symmetric_limit(maps)
 
-    # Two-line titles above, no tick labels: fixed margins (panel_figure's docstring).
-    fig, grid, cax = panel_figure(
-        2.3 * (len(shown) + 1) + 0.6, 2.8, 1, len(shown) + 1, left=0.1, right=0.05, top=0.5,
-        bottom=0.1, space=0.08,
-    )  # fmt: skip
-    axes = list(grid[0])
-    ax0 = axes[0]
-    if data is not None:
-        ax0.imshow(gray(data), cmap="gray_r")
     title = "input" if label is None else str(label)
     if meta is not None and meta.y_true is not None:
         title += f"\ntrue: {class_label(meta, int(meta.y_true[i]))}"
-    ax0.set_title(title, fontsize=9)
-    im = None
-    for ax, k in zip(axes[1:], shown, strict=True):
-        if data is not None:
-            ax.imshow(gray(data), cmap="gray_r", alpha=0.35)
-        im = ax.imshow(maps[..., shown.index(k)], cmap=CMAP, vmin=-vmax, vmax=vmax, alpha=0.8)
-        label = names[k]
+    titles = [title]
+    for k in shown:
         p = prediction(meta, i, k)
         is_pred = (
             meta is not None
@@ -137,7 +123,25 @@ def image(
             and (meta.output_indices[k] == int(meta.predicted[i]))
         )
         head = "predicted " if is_pred else ""
-        ax.set_title(f"{head}{label}" + (f"\nscore {p:.3g}" if p is not None else ""), fontsize=9)
+        titles.append(f"{head}{names[k]}" + (f"\nscore {p:.3g}" if p is not None else ""))
+    # Two-line titles above, no tick labels: fixed margins (panel_figure's docstring); a
+    # panel is as wide as its widest title line (a user's long class names) or 2.3 in.
+    lines = [line for t in titles for line in t.split("\n")]
+    panel = max(2.3, text_width(lines, 9) + 0.15)
+    width = panel * len(titles) + 0.15 + COLORBAR_STRIP
+    fig, grid, cax = panel_figure(
+        width, 2.8, 1, len(titles), left=0.1, right=0.05, top=0.5, bottom=0.1, space=0.08
+    )
+    axes = list(grid[0])
+    if data is not None:
+        axes[0].imshow(gray(data), cmap="gray_r")
+    im = None
+    for ax, k in zip(axes[1:], shown, strict=True):
+        if data is not None:
+            ax.imshow(gray(data), cmap="gray_r", alpha=0.35)
+        im = ax.imshow(maps[..., shown.index(k)], cmap=CMAP, vmin=-vmax, vmax=vmax, alpha=0.8)
+    for ax, text in zip(axes, titles, strict=True):
+        ax.set_title(text, fontsize=9)
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])

@@ -55,27 +55,35 @@ def test_image(explained):
 
 
 @contextlib.contextmanager
-def _long_names(e):
-    # A user's sequence data whose features have long names (the y tick labels); the
-    # module's shared explanation is restored after.
+def _renamed(e, field):
+    # A user's data with long names (feature names: y tick labels; output names: panel
+    # titles); the module's shared explanation is restored after.
     meta = explain.info(e)
-    names = [f"a rather long sensor name, channel {i}" for i in range(np.shape(e.values)[2])]
-    e.zoo_info = dataclasses.replace(meta, feature_names=names)
+    count = len(getattr(meta, field))
+    names = [f"a rather long name of a sensor or class, number {i}" for i in range(count)]
+    e.zoo_info = dataclasses.replace(meta, **{field: names})
     try:
         yield e
     finally:
         e.zoo_info = meta
 
 
+LONG_NAMES = {
+    "long feature names": ("gru-digits", "feature_names"),
+    "long class names": ("cnn-digits", "output_names"),
+}
+
+
 @pytest.mark.parametrize(
-    "name", ["cnn-digits", "gru-digits", "lstm-co2", "mlp-cancer", "gan-digits", "long names"]
+    "name", ["cnn-digits", "gru-digits", "lstm-co2", "mlp-cancer", "gan-digits", *LONG_NAMES]
 )
 def test_sample_plots_keep_every_text_inside_the_figure_and_apart(explained, name):
     # The per-sample plots have fixed margins (plots._base.panel_figure), not a layout
     # engine's measurement: check what the engine guaranteed. Every axes with its title,
     # labels and tick labels lies inside the figure, and no two of them overlap.
-    if name == "long names":
-        with _long_names(explained["gru-digits"]) as e:
+    if name in LONG_NAMES:
+        family, field = LONG_NAMES[name]
+        with _renamed(explained[family], field) as e:
             fig = plots.for_explanation(e, index=1, label="test #1")
     else:
         fig = plots.for_explanation(explained[name], index=1, label="test #1")

@@ -1,4 +1,4 @@
-"""A DCGAN for scikit-learn's 8x8 digits, and the Fréchet distance that scores it.
+"""A DCGAN for scikit-learn's 8x8 digits (its Fréchet distance: `zoo.models.gan_metrics`).
 
 The pattern follows the Keras 3 guides: :class:`GAN` subclasses ``keras.Model``,
 takes one optimizer per network in :meth:`GAN.compile` and runs two gradient steps in
@@ -6,8 +6,8 @@ takes one optimizer per network in :meth:`GAN.compile` and runs two gradient ste
 progress bars and ``steps_per_execution`` for free. The step is written once with
 ``keras.ops``; its gradients and, on JAX, its stateless form (the trainer passes the
 variables' values in and takes the new ones back) come from :mod:`zoo.backend`.
-:class:`GanMonitor` turns a feature extractor into a per-epoch FID curve plus a strip of
-samples from fixed noise.
+:class:`GanMonitor` (defined in `zoo.models.gan_metrics`, importable here) turns a feature
+extractor into a per-epoch FID curve plus a strip of samples from fixed noise.
 The zoo's `gan-digits` entry builds and fits it through `zoo.models.gan_family`; the
 tuned settings are in `zoo.models.gan_tuning`.
 
