@@ -236,9 +236,13 @@ def sequence_heatmap(
     fn = meta.feature_names if meta is not None and meta.feature_names else None
 
     if feats == 1:
-        # Numeric tick labels (a few digits) and one-line labels: fixed margins.
+        # Numeric y tick labels: the left margin from the widest value written to 4 digits
+        # (at least as wide as matplotlib's own ticks, which round or move an offset above
+        # the axis), plus the y label; one-line titles: fixed margins.
+        values = [f"{v:.4g}" for v in (*data[:, 0], *attr[:, 0]) if np.isfinite(v)]
+        left = max(0.85, text_width(values, 10) + 0.45)
         fig, grid, cax = panel_figure(
-            7.5, 4.2, 2, 1, left=0.85, right=0.05, top=0.35, bottom=0.55, space=0.08,
+            7.5, 4.2, 2, 1, left=left, right=0.05, top=0.35, bottom=0.55, space=0.08,
             sharex=True,
         )  # fmt: skip
         ax_series, ax_bars = grid[:, 0]

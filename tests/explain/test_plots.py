@@ -68,6 +68,17 @@ def _renamed(e, field):
         e.zoo_info = meta
 
 
+@contextlib.contextmanager
+def _large_values(e):
+    # A user's series in large units (six-digit, negative levels: wide y tick labels).
+    before = getattr(e, "display_data", None)
+    e.display_data = np.asarray(e.data) * 1e5 - 3e5
+    try:
+        yield e
+    finally:
+        e.display_data = before
+
+
 LONG_NAMES = {
     "long feature names": ("gru-digits", "feature_names"),
     "long class names": ("cnn-digits", "output_names"),
@@ -75,13 +86,18 @@ LONG_NAMES = {
 
 
 @pytest.mark.parametrize(
-    "name", ["cnn-digits", "gru-digits", "lstm-co2", "mlp-cancer", "gan-digits", *LONG_NAMES]
+    "name",
+    ["cnn-digits", "gru-digits", "lstm-co2", "mlp-cancer", "gan-digits", "large values"]
+    + list(LONG_NAMES),
 )
 def test_sample_plots_keep_every_text_inside_the_figure_and_apart(explained, name):
     # The per-sample plots have fixed margins (plots._base.panel_figure), not a layout
     # engine's measurement: check what the engine guaranteed. Every axes with its title,
     # labels and tick labels lies inside the figure, and no two of them overlap.
-    if name in LONG_NAMES:
+    if name == "large values":
+        with _large_values(explained["lstm-co2"]) as e:
+            fig = plots.for_explanation(e, index=1, label="test #1")
+    elif name in LONG_NAMES:
         family, field = LONG_NAMES[name]
         with _renamed(explained[family], field) as e:
             fig = plots.for_explanation(e, index=1, label="test #1")
