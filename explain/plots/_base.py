@@ -96,8 +96,8 @@ def panel_figure(
     so their margins are fixed here instead: `left`/`right`/`top`/`bottom` in inches
     around the panels, `space` between panels as a fraction of a panel, and a strip of
     `COLORBAR_STRIP` inches on the right holding a colorbar (80 % of the panels' height)
-    and its label. Returns the
-    figure, the axes as a (rows, cols) array and the colorbar's axes (None without).
+    and its label. Returns the figure, the axes as a (rows, cols) array and the
+    colorbar's axes (None without).
 
     Example:
         >>> fig, axes, cax = panel_figure(5.0, 2.5, 1, 2, left=0.1, right=0.05, top=0.4, bottom=0.1)
