@@ -1,11 +1,12 @@
-"""MLflow: every stored version logged as an MLflow run (`log_mlflow`).
+"""MLflow: every stored version logged as an MLflow run (`log_mlflow`), its reports too.
 
 With `MLFLOW_TRACKING_URI` set (and only then), `log_mlflow` logs every stored version
 as an MLflow run: the options as params, the history as per-epoch metrics, the test
 metrics (`test_<metric>`) and the version folder as artifacts. MLflow is an optional
 extra (`pip install "keras-zoo[mlflow]"`, the `mlflow-skinny` client); without it, or
 with the server down, the training is stored all the same and one warning line says
-why nothing reached MLflow.
+why nothing reached MLflow. `log_report` attaches a version's HTML report (written by
+`explain`) to that version's run.
 
 `zoo.tracking` (TensorBoard) re-exports `log_mlflow` and `MLFLOW_EXPERIMENT`.
 
@@ -20,6 +21,7 @@ import contextlib
 import logging
 import math
 import os
+import re
 import time
 import urllib.parse
 import warnings
@@ -40,6 +42,7 @@ _MLFLOW_HTTP = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
 }
+_REF = re.compile(r"[a-z0-9][a-z0-9-]*@[0-9]+")  # zoo.registry.NAME_PATTERN, then @version
 # MLflow's batch limits: at most 1000 metrics and 100 params per log_batch call.
 _MLFLOW_METRICS_PER_BATCH, _MLFLOW_PARAMS_PER_BATCH = 1000, 100
 
@@ -124,6 +127,77 @@ def log_mlflow(
     return run_id
 
 
+def log_report(
+    ref: str,
+    report: str | Path,
+    *,
+    path: str | Path | None = None,
+    uri: str | None = None,
+) -> str | None:
+    """Attach an HTML report to the MLflow run of version `ref` (when MLflow is configured).
+
+    The run is the newest one tagged `zoo.ref = ref` (and `zoo.path = path` when given, so
+    two stores' `mlp-cancer@1` are not confused) in the experiment `log_mlflow` uses; the
+    report goes under the run's `report/` artifacts. A version trained before MLflow was
+    configured has no run: one is created (named `ref`, tagged like `log_mlflow`'s) that
+    holds the report. Returns the run id, or None when nothing was logged: no URI set,
+    MLflow not installed or the server failing (one warning line each; never an exception:
+    the report file is written either way).
+
+    Example:
+        >>> "MLFLOW_TRACKING_URI" in os.environ or log_report("x@1", "x.html") is None
+        True
+    """
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI", "")
+    if not uri:
+        return None
+    if not _REF.fullmatch(ref):
+        log.warning("MLflow: %r is not a version ref (name@N); the report was not logged", ref)
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from mlflow.tracking import MlflowClient
+    except Exception as err:  # ImportError, or a broken install
+        log.warning(
+            "MLFLOW_TRACKING_URI is set but MLflow cannot be imported (%s): the report of %s "
+            'was written but not logged to MLflow; install it with pip install "keras-zoo[mlflow]"',
+            _one_line(err),
+            ref,
+        )
+        return None
+    try:
+        with _quiet_mlflow():
+            client = MlflowClient(tracking_uri=uri)
+            experiment = _experiment_id(client)
+            # _REF admits no quote or backslash: the ref cannot end the filter's string.
+            found = client.search_runs(
+                [experiment],
+                filter_string=f"tags.`zoo.ref` = '{ref}'",
+                order_by=["attributes.start_time DESC"],
+                max_results=100,
+            )
+            runs = [r for r in found if path is None or _same(r.data.tags.get("zoo.path"), path)]
+            if runs:
+                run_id = runs[0].info.run_id
+                client.log_artifact(run_id, str(report), artifact_path="report")
+            else:
+                tags = {"zoo.ref": ref, **({"zoo.path": str(path)} if path else {})}
+                run_id = client.create_run(experiment, run_name=ref, tags=tags).info.run_id
+                client.log_artifact(run_id, str(report), artifact_path="report")
+                client.set_terminated(run_id, "FINISHED")
+    except Exception as err:  # a tracking server that is down must not lose the report
+        log.warning(
+            "MLflow: the report of %s was written but not logged to %s (%s)",
+            ref,
+            _shown(uri),
+            _one_line(err),
+        )
+        return None
+    log.info("logged the report of %s to MLflow at %s (run %s)", ref, _shown(uri), run_id)
+    return str(run_id)
+
+
 def _experiment_id(client: Any) -> str:
     if os.environ.get("MLFLOW_EXPERIMENT_ID"):
         return os.environ["MLFLOW_EXPERIMENT_ID"]
@@ -161,6 +235,10 @@ def _quiet_mlflow() -> Iterator[None]:
             lg.setLevel(level)
         for key in added:
             os.environ.pop(key, None)
+
+
+def _same(tag: str | None, path: str | Path) -> bool:
+    return tag is not None and Path(tag).resolve() == Path(path).resolve()
 
 
 def _shown(uri: str) -> str:

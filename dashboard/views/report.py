@@ -11,9 +11,12 @@ SAMPLES = 6
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _report(root: str, ref: str, samples: int) -> str:
-    from explain.reporting import build_report
+    from explain.reporting import build_report, log_to_mlflow
 
-    return build_report(data.load(root, ref), samples=samples)
+    model = data.load(root, ref)
+    html = build_report(model, samples=samples)
+    log_to_mlflow(model, html)  # with MLFLOW_TRACKING_URI set: into the version's run
+    return html
 
 
 def body() -> None:

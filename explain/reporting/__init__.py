@@ -28,6 +28,7 @@ from .build import (
     SECTIONS,
     build_report,
     default_filename,
+    log_to_mlflow,
     report,
     write_report,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "build_report",
     "choose_samples",
     "default_filename",
+    "log_to_mlflow",
     "markdown_to_html",
     "report",
     "training_curves",

@@ -13,6 +13,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from zoo.errors import DataError, ZooError
+from zoo.mlflow_logging import log_report
 from zoo.store import atomic_write_bytes
 
 from . import sections
@@ -120,7 +122,9 @@ def write_report(trained: Any, out: str | Path, **kw: Any) -> Path:
     """Build the report and write it to ``out`` atomically (temp file + ``os.replace``).
 
     ``out`` may be a folder: the file is then ``<name>-<version>-report.html`` in it.
-    Missing parent folders are created. Keywords go to :func:`build_report`.
+    Missing parent folders are created. Keywords go to :func:`build_report`. With
+    ``MLFLOW_TRACKING_URI`` set, the file is also attached to the version's MLflow run
+    (:func:`zoo.mlflow_logging.log_report`).
 
     Example:
         >>> write_report(zoo.load("mlp-cancer"), "reports/", samples=1).as_posix()
@@ -138,6 +142,9 @@ def write_report(trained: Any, out: str | Path, **kw: Any) -> Path:
             f"cannot write the report to {out} ({err.strerror or err}); expected a writable "
             "folder; pass another --out path"
         ) from None
+    # With MLFLOW_TRACKING_URI set, the report joins its version's MLflow run (one warning
+    # line if it cannot; the file is written either way).
+    log_report(trained.ref, out, path=trained.path)
     return out
 
 
@@ -166,6 +173,25 @@ def report(
         trained = zoo.load(trained, store=store)
     target = Path(out) if out is not None else Path.cwd() / default_filename(trained)
     return write_report(trained, target, samples=samples, method=method, title=title)
+
+
+def log_to_mlflow(trained: Any, html: str) -> str | None:
+    """Attach a report built in memory (``build_report``) to the version's MLflow run.
+
+    Only with ``MLFLOW_TRACKING_URI`` set; returns the run id, or None when nothing was
+    logged (one warning line when MLflow failed). The dashboard's Report page calls it.
+
+    Example:
+        >>> m = zoo.load("mlp-cancer")
+        >>> "MLFLOW_TRACKING_URI" in os.environ or log_to_mlflow(m, "<html/>") is None
+        True
+    """
+    if not os.environ.get("MLFLOW_TRACKING_URI"):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / default_filename(trained)
+        path.write_text(html, encoding="utf-8")
+        return log_report(trained.ref, path, path=trained.path)
 
 
 def default_filename(trained: Any) -> str:

@@ -219,6 +219,47 @@ def test_an_mlflow_server_that_is_down_costs_one_warning(tmp_path, monkeypatch, 
     assert time.perf_counter() - start < 60  # bounded retries, not MLflow's minutes
 
 
+@pytest.mark.timeout(240)
+def test_a_report_joins_its_versions_mlflow_run(
+    tmp_path: Path, mlflow_store: str, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    import explain
+    from explain.reporting import log_to_mlflow
+    from zoo.training import train
+
+    store = tmp_path / "store"
+    first = train("mlp-cancer", store=store, **TINY_MLP)  # logged at training time
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    second = train("mlp-cancer", store=store, **TINY_MLP)  # trained before MLflow was set
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store)
+    out = explain.report(first.ref, out=tmp_path / "first.html", store=store, samples=1)
+    assert log_to_mlflow(second, "<!DOCTYPE html><p>second</p>") is not None
+
+    client = MlflowClient(mlflow_store)
+    experiment = client.get_experiment_by_name("zoo-tests")
+    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    assert sorted(runs) == ["mlp-cancer@1", "mlp-cancer@2"]  # no second run for @1
+    one, two = runs["mlp-cancer@1"].info.run_id, runs["mlp-cancer@2"].info.run_id
+    assert [a.path for a in client.list_artifacts(one, "report")] == ["report/first.html"]
+    got = Path(client.download_artifacts(one, "report/first.html", str(tmp_path)))
+    assert got.read_bytes() == out.read_bytes()
+    assert "model.keras" in {a.path for a in client.list_artifacts(one)}  # the training's run
+    # The version without a run gets one that holds its report, tagged like the others.
+    assert runs["mlp-cancer@2"].data.tags["zoo.path"] == str(second.path)
+    (report,) = client.list_artifacts(two, "report")
+    assert report.path == "report/mlp-cancer-2-report.html"
+
+    # A server that is down: the report stays written, one warning, nothing raised.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{_closed_port()}")
+    with caplog.at_level(logging.WARNING):
+        again = explain.report(first, out=tmp_path / "again.html", samples=1)
+    assert again.exists()
+    (warning,) = _zoo_warnings(caplog)
+    assert warning.startswith("MLflow: the report of mlp-cancer@1 was written but not logged")
+
+
 def test_mlflow_not_installed_costs_one_warning(tmp_path, monkeypatch, caplog):
     # `import mlflow` fails as it does where the extra is not installed.
     for name in [m for m in sys.modules if m == "mlflow" or m.startswith("mlflow.")]:
