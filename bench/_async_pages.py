@@ -74,6 +74,21 @@ async def shown_errors(page) -> list[str]:
     return found
 
 
+IMAGES_JS = """
+() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img')].map(
+  (el) => `${(el.getAttribute('src') || '').slice(-24)} complete=${el.complete} ` +
+          `natural=${el.naturalWidth} shown=${el.getBoundingClientRect().width > 0}`)
+"""
+
+
+async def image_states(page) -> str:
+    """Each image of the main block: its source's tail, loaded or not, drawn or not."""
+    try:
+        return "; ".join(await page.evaluate(IMAGES_JS)) or "no image"
+    except Exception as err:  # diagnostics only: never fail the run
+        return f"(images unreadable: {type(err).__name__})"
+
+
 async def main_text(page, chars: int = 300) -> str:
     try:
         main = page.locator('[data-testid="stMain"]')

@@ -5,6 +5,7 @@ over the pages and explains, and the trainer that starts one training from the T
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import sys
 import time
@@ -21,6 +22,7 @@ from _async_pages import (  # noqa: E402
     FORM,
     SUCCESS,
     choose_text,
+    image_states,
     listbox_options,
     main_text,
     open_page,
@@ -59,6 +61,7 @@ class Run:
     train_timeout_s: float
     new_ref: str
     shots: Path | None = None
+    think_s: float = 0.0  # mean reading time between a session's actions (0: none)
     start: asyncio.Event = field(default_factory=asyncio.Event)
     t0: float = 0.0
     times: list[dict] = field(default_factory=list)
@@ -198,6 +201,8 @@ class Viewer:
     async def _recover(self, page_name: str, action: str, err: BaseException) -> None:
         what = "timeout" if isinstance(err, PlaywrightTimeout) else type(err).__name__
         shown = await main_text(self.page)
+        if action == "explain":  # which image the wait did not count (not loaded, not drawn)
+            shown += " | images: " + await image_states(self.page)
         self.run.error(
             self.name,
             page_name,
@@ -226,11 +231,18 @@ class Viewer:
         first = 1 + self.idx % (len(PAGES) - 1)  # never the Zoo page it is on
         order = PAGES[first:] + PAGES[:first]
         step = 0
+        # A person reads a page before the next click: uniform on [0.5, 1.5] x think_s,
+        # seeded per session (the same pauses in every run). 0: click on at once.
+        pauses = random.Random(self.idx)
         while run.in_window():
             spec = order[step % len(order)]
             step += 1
             if spec[0] == self.current:  # after a reload onto the Zoo page: no click to time
                 continue
+            if run.think_s > 0:
+                await asyncio.sleep(run.think_s * pauses.uniform(0.5, 1.5))
+                if not run.in_window():
+                    break
             action = "open"
             try:
                 await self._switch(spec, timed=True)

@@ -46,7 +46,12 @@ p50 / p95 / max, errors, training and visibility, load average before / during /
 the goals (0 errors, overall p95 <= 2 s, the new version trained and seen by every
 viewer) and whether each was met.
 
-    python bench/dashboard_load.py [--store DIR] [--sessions 8] [--seconds 60] [--shots DIR]
+With `--think S` each viewer pauses before every page switch for a seeded time uniform on
+[0.5 S, 1.5 S], as a person reads a page; the default, 0, clicks on at once (the worst
+case).
+
+    python bench/dashboard_load.py [--store DIR] [--sessions 8] [--seconds 60] [--think S]
+                                   [--shots DIR] [--out FILE]
 """
 
 from __future__ import annotations
@@ -232,6 +237,13 @@ def main() -> None:
     parser.add_argument("--timeout-train", type=float, default=600.0)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--shots", type=Path, help="save a screenshot of each error here")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean seconds a viewer reads a page before its next click (uniform on 0.5x-1.5x, "
+        "seeded per session); 0, the default, clicks on at once",
+    )
     args = parser.parse_args()
     if args.sessions < 1 or args.seconds <= 0:
         parser.error("--sessions must be at least 1 and --seconds above 0")
@@ -257,7 +269,15 @@ def main() -> None:
         server = harness.serve(store, tmp / "server.log")
         health = server.wait_healthy()
         print(f"server up in {health:.1f} s; {args.sessions} viewers + 1 trainer ({new_ref})")
-        run = Run(server.url, args.seconds, args.timeout, args.timeout_train, new_ref, args.shots)
+        run = Run(
+            server.url,
+            args.seconds,
+            args.timeout,
+            args.timeout_train,
+            new_ref,
+            args.shots,
+            think_s=args.think,
+        )
         # Where the machine's CPU goes: the load generator's browsers share the server's cores.
         with CpuByRole(CPU_ROLES) as cpu:
             got = asyncio.run(drive(args, run, entry_options))
@@ -325,6 +345,7 @@ def main() -> None:
             "viewport": VIEWPORT,
             "sessions": args.sessions,
             "seconds": args.seconds,
+            "think_s": args.think,
             "pages": [p[0] for p in PAGES],
             "trainer": {"entry": args.train, "options": entry_options},
             "timeout_s": args.timeout,

@@ -189,15 +189,28 @@ def ref_labels(root: str) -> dict[str, str]:
     return out
 
 
+@st.cache_resource(max_entries=24, show_spinner=False)
+def _model(root: str, ref: str) -> TrainedModel:
+    """The one loaded copy of `ref` in this server, shared by the pages and the warm-ups.
+
+    No spinner, so that the server-start warm-up can call it from its background thread,
+    outside any script run: the model it warms (explainer, Keras' predict function) is
+    then the very object the pages use.
+    """
+    return zoo.load(ref, store=root)
+
+
 @st.cache_resource(max_entries=24, show_spinner="Loading the model…")
 def load(root: str, ref: str) -> TrainedModel:
     """`zoo.load(ref)` from store `root`, verified, once per server.
+
+    The same object as the server's warm-up loaded (`_model`), if it got there first.
 
     Example:
         >>> load(store_root(), "mlp-cancer@1") is load(store_root(), "mlp-cancer@1")
         True
     """
-    return zoo.load(ref, store=root)
+    return _model(root, ref)
 
 
 def _explain(m: TrainedModel, x: np.ndarray, y: Any = None) -> shap.Explanation:
@@ -231,10 +244,14 @@ def _warmups() -> _Warmups:
 
 
 def _warm(m: TrainedModel) -> bool:
-    """Build, trace and call `m`'s explainer once on one test input; never raises."""
+    """Build, trace and call `m`'s explainer once on one test input, and trace Keras'
+    predict function on it as the Explain page's prediction does; never raises."""
     start = time.perf_counter()
     try:
-        _explain(m, m.dataset().x_test[:1])
+        x = m.dataset().x_test[:1]
+        _explain(m, x)
+        if m.task != "generation":  # a GAN's predict takes noise: its page warms itself
+            m.predict(x)  # the first call traces (0.2-1 s); the page's click then does not
     except Exception:  # a warm-up is an optimization: log it, the click shows any error
         log.warning("warming the explainer of %s failed", m.ref, exc_info=True)
         return False
@@ -271,9 +288,9 @@ def warm_explainer(root: str, ref: str) -> Future[bool]:
 
 
 def _warm_ref(root: str, ref: str) -> bool:
-    """Load `ref` (uncached: this runs outside any page) and warm its explainer."""
+    """Load `ref` into the pages' model cache and warm its explainer and predict."""
     try:
-        m = zoo.load(ref, store=root)
+        m = _model(root, ref)
     except Exception:  # a version that fails to load is shown as such by the pages
         log.warning("loading %s for its warm-up failed", ref, exc_info=True)
         return False
@@ -529,7 +546,7 @@ def forget_version(root: str, ref: str) -> None:
     from dashboard import model_data as md
 
     clear_store_caches()
-    for cached in (load, md.card, md.test_outputs, md.roc, md.forecast, md.gan_samples):
+    for cached in (load, _model, md.card, md.test_outputs, md.roc, md.forecast, md.gan_samples):
         cached.clear(root, ref)
     _global_importance.clear(root, ref)
     fairness_view.groupings.clear(root, ref)

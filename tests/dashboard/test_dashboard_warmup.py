@@ -92,6 +92,10 @@ def test_the_server_warms_every_entry_newest_version_on_first_view(
     for ref in queued:
         assert data._warmups().futures[(root, ref)].result(timeout=300) is True
         assert _explainers_of(ref)  # built before anyone opened the Explain page
+        # ... on the very model object the pages get, its predict function traced too:
+        # the first Explain click's prediction traces nothing.
+        assert data.load(root, ref) is data._model(root, ref)
+        assert data.load(root, ref).model.predict_function is not None
 
 
 def test_a_test_sample_of_a_cached_split_is_read_not_computed(open_page, store_copy, metric):
