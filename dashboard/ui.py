@@ -230,6 +230,11 @@ def model_page(
     if ref is None:
         return None
     page = ModelPage(data.store_root(), ref)
+    info = data.run_info(page.root, ref)
+    for warning in info.warnings if info is not None else ():
+        # A file in the version folder that the manifest does not list: never read,
+        # but someone put it there (the CLI's `zoo runs` flags it the same way).
+        st.warning(f"{ref}: {warning}", icon="⚠️")
     if warm_explainer:
         data.warm_explainer(page.root, page.ref)
     return page

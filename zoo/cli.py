@@ -397,10 +397,16 @@ def _cmd_train(args: argparse.Namespace, store: Store) -> int:
     store.ensure_root()  # a store that cannot be written fails now, not after training
     from zoo.distribute import train_from_cli
 
-    # One audit line for a launcher of local workers (the workers themselves write none).
-    launched = audit.recording(store.root, "train", configs[0].model, workers=args.workers)
-    with launched if args.workers is not None else contextlib.nullcontext():
+    # One audit line for a launcher of local workers (the workers themselves write none),
+    # naming the version the chief stored, as a one-process training's line does.
+    name = configs[0].model
+    launched = audit.recording(store.root, "train", name, workers=args.workers)
+    with launched if args.workers is not None else contextlib.nullcontext() as line:
+        before = set(store.versions(name)) if line is not None else set()
         code = train_from_cli(args, configs, store)
+        new = sorted(set(store.versions(name)) - before) if line is not None else []
+        if line is not None and new:
+            line["target"] = f"{name}@{new[-1]}"
     if code is not None:  # on several workers
         return code
     from zoo.summary import comparison

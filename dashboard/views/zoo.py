@@ -231,6 +231,11 @@ def body() -> None:
         st.subheader("Versions that cannot be used")
         for bad in problems:
             st.warning(bad)
+    strays = [(info.ref, w) for info in data.runs(root) for w in info.warnings]
+    if strays:
+        st.subheader("Files the manifests do not list")
+        for ref, warning in strays:
+            st.warning(f"{ref}: {warning}")
 
     st.subheader("Open an entry")
     for r in rows:

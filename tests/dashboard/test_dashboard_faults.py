@@ -124,6 +124,22 @@ def test_corrupted_artifact_is_named_and_the_rest_keeps_working(open_page, store
         assert picker.value != "mlp-cancer@1"
 
 
+def test_a_file_the_manifest_does_not_list_is_shown_where_its_version_is(open_page, store_copy):
+    (store_copy / "mlp-cancer" / "1" / "evil.py").write_text("print('hi')")
+
+    at = open_page("zoo", store=store_copy)
+    assert not at.exception
+    (shown,) = [w.value for w in at.warning if "evil.py" in w.value]
+    assert shown.startswith("mlp-cancer@1: ") and "is not in the manifest" in shown
+    for page in ("model", "explain", "curves"):  # usable as before, with the warning on top
+        at = open_page(page, store=store_copy, model="mlp-cancer@1")
+        assert not at.exception, page
+        assert at.selectbox(key="model_picker").value == "mlp-cancer@1"
+        assert any("evil.py" in w.value for w in at.warning), page
+    at = open_page("model", store=store_copy, model="cnn-digits@1")
+    assert not any("evil.py" in w.value for w in at.warning)  # only where it is
+
+
 def test_empty_store_offers_quick_training(open_page, tmp_path, texts):
     at = open_page("zoo", store=tmp_path / "empty")
     assert not at.exception

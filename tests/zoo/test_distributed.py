@@ -21,7 +21,7 @@ import time
 import pytest
 
 import zoo
-from zoo import distribute
+from zoo import audit, distribute
 from zoo.cli import main
 from zoo.config import TrainConfig
 from zoo.store import Store
@@ -53,6 +53,9 @@ def test_two_workers_store_one_version_that_matches_one_process(tmp_path, monkey
     assert list(scratch.iterdir()) == []  # the non-chief's copy was discarded, logs too
     assert not (store.root / ".resume").exists() or not any((store.root / ".resume").iterdir())
     assert json.loads((runs[0].path / "manifest.json").read_text())["backend"] == "tensorflow"
+    (line,) = audit.read(store.root)  # the launcher's one line names the stored version
+    assert (line["action"], line["target"], line["outcome"]) == ("train", "mlp-cancer@1", "ok")
+    assert line["workers"] == 2
     stored = json.loads((runs[0].path / "config.json").read_text())
     assert stored["batch_size"] == 64 and stored["steps_per_execution"] == 1
     assert len(json.loads((runs[0].path / "history.json").read_text())["loss"]) == 2
