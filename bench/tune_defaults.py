@@ -61,6 +61,23 @@ SPACES: dict[str, dict[str, list[Any]]] = {
         "schedule": ["constant", "plateau"],
         "activation": ["relu", "tanh"],
     },
+    # The recurrent digit readers (8 rows of 8 pixels as a sequence): same space for both
+    # cells; the entry fixes the cell.
+    **{
+        entry: {
+            "units": [32, 64, 128],
+            "rnn_layers": [1, 2],
+            "dropout": [0.0, 0.2, 0.4],
+            "l2": [0.0, 1e-4, 1e-3],
+            "learning_rate": [1e-3, 3e-3, 6e-3],
+            "schedule": ["constant", "cosine", "plateau"],
+            "batch_size": [16, 32, 64],
+            "epochs": [100, 200],
+            "early_stopping": [20, 40],
+            "optimizer": ["adam", "adamw"],
+        }
+        for entry in ("gru-digits", "lstm-digits")
+    },
 }
 
 
