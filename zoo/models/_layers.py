@@ -54,7 +54,7 @@ def config_args(cfg: TrainConfig, *names: str) -> dict[str, Any]:
     Example:
         >>> from zoo.config import TrainConfig
         >>> config_args(TrainConfig.for_model("gru-digits"), "cell", "units")
-        {'cell': 'gru', 'units': 64}
+        {'cell': 'gru', 'units': 128}
     """
     return {name: getattr(cfg, name) for name in names}
 
