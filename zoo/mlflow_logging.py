@@ -72,19 +72,11 @@ def log_mlflow(
     uri = uri or os.environ.get("MLFLOW_TRACKING_URI", "")
     if not uri:
         return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from mlflow.entities import Metric, Param
-            from mlflow.tracking import MlflowClient
-    except Exception as err:  # ImportError, or a broken install
-        log.warning(
-            "MLFLOW_TRACKING_URI is set but MLflow cannot be imported (%s): %s was stored "
-            'but not logged to MLflow; install it with pip install "keras-zoo[mlflow]"',
-            _one_line(err),
-            ref,
-        )
+    if _client_class(f"{ref} was stored") is None:
         return None
+    from mlflow.entities import Metric, Param
+    from mlflow.tracking import MlflowClient
+
     settings = config.to_dict() if hasattr(config, "to_dict") else dict(config)
     tags = {f"zoo.{k}": str(v) for k, v in current_tags().items()}
     tags.update({"zoo.ref": ref, "zoo.path": str(path)})
@@ -154,17 +146,8 @@ def log_report(
     if not _REF.fullmatch(ref):
         log.warning("MLflow: %r is not a version ref (name@N); the report was not logged", ref)
         return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from mlflow.tracking import MlflowClient
-    except Exception as err:  # ImportError, or a broken install
-        log.warning(
-            "MLFLOW_TRACKING_URI is set but MLflow cannot be imported (%s): the report of %s "
-            'was written but not logged to MLflow; install it with pip install "keras-zoo[mlflow]"',
-            _one_line(err),
-            ref,
-        )
+    MlflowClient = _client_class(f"the report of {ref} was written")
+    if MlflowClient is None:
         return None
     try:
         with _quiet_mlflow():
@@ -196,6 +179,24 @@ def log_report(
         return None
     log.info("logged the report of %s to MLflow at %s (run %s)", ref, _shown(uri), run_id)
     return str(run_id)
+
+
+def _client_class(done: str) -> Any:
+    """MLflow's `MlflowClient` class, or None after one warning line saying that `done`
+    (what happened anyway) but nothing reached MLflow: not installed, or a broken install."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from mlflow.tracking import MlflowClient
+    except Exception as err:  # ImportError, or a broken install
+        log.warning(
+            "MLFLOW_TRACKING_URI is set but MLflow cannot be imported (%s): %s but not logged "
+            'to MLflow; install it with pip install "keras-zoo[mlflow]"',
+            _one_line(err),
+            done,
+        )
+        return None
+    return MlflowClient
 
 
 def _experiment_id(client: Any) -> str:
