@@ -189,6 +189,9 @@ def ref_labels(root: str) -> dict[str, str]:
     return out
 
 
+_LOADED: set[tuple[str, str]] = set()  # keys `_model` has loaded (a hint for the spinner)
+
+
 @st.cache_resource(max_entries=24, show_spinner=False)
 def _model(root: str, ref: str) -> TrainedModel:
     """The one loaded copy of `ref` in this server, shared by the pages and the warm-ups.
@@ -197,20 +200,25 @@ def _model(root: str, ref: str) -> TrainedModel:
     outside any script run: the model it warms (explainer, Keras' predict function) is
     then the very object the pages use.
     """
-    return zoo.load(ref, store=root)
+    m = zoo.load(ref, store=root)
+    _LOADED.add((root, ref))
+    return m
 
 
-@st.cache_resource(max_entries=24, show_spinner="Loading the model…")
 def load(root: str, ref: str) -> TrainedModel:
     """`zoo.load(ref)` from store `root`, verified, once per server.
 
-    The same object as the server's warm-up loaded (`_model`), if it got there first.
+    The one cache is `_model`'s, which the server's warm-up fills too: a page gets the
+    very object that was warmed. A spinner shows while a model loads for the first time.
 
     Example:
         >>> load(store_root(), "mlp-cancer@1") is load(store_root(), "mlp-cancer@1")
         True
     """
-    return _model(root, ref)
+    if (root, ref) in _LOADED:  # cached, unless evicted since: then it loads spinner-less
+        return _model(root, ref)
+    with st.spinner("Loading the model…"):
+        return _model(root, ref)
 
 
 def _explain(m: TrainedModel, x: np.ndarray, y: Any = None) -> shap.Explanation:
@@ -546,7 +554,8 @@ def forget_version(root: str, ref: str) -> None:
     from dashboard import model_data as md
 
     clear_store_caches()
-    for cached in (load, _model, md.card, md.test_outputs, md.roc, md.forecast, md.gan_samples):
+    _LOADED.discard((root, ref))
+    for cached in (_model, md.card, md.test_outputs, md.roc, md.forecast, md.gan_samples):
         cached.clear(root, ref)
     _global_importance.clear(root, ref)
     fairness_view.groupings.clear(root, ref)

@@ -22,6 +22,7 @@ import logging
 import math
 import os
 import re
+import threading
 import time
 import urllib.parse
 import warnings
@@ -42,6 +43,7 @@ _MLFLOW_HTTP = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
 }
+_QUIET = threading.RLock()
 _REF = re.compile(r"[a-z0-9][a-z0-9-]*@[0-9]+")  # zoo.registry.NAME_PATTERN, then @version
 # MLflow's batch limits: at most 1000 metrics and 100 params per log_batch call.
 _MLFLOW_METRICS_PER_BATCH, _MLFLOW_PARAMS_PER_BATCH = 1000, 100
@@ -131,13 +133,14 @@ def log_report(
     The run is the newest one tagged `zoo.ref = ref` (and `zoo.path = path` when given, so
     two stores' `mlp-cancer@1` are not confused) in the experiment `log_mlflow` uses; the
     report goes under the run's `report/` artifacts. A version trained before MLflow was
-    configured has no run: one is created (named `ref`, tagged like `log_mlflow`'s) that
-    holds the report. Returns the run id, or None when nothing was logged: no URI set,
-    MLflow not installed or the server failing (one warning line each; never an exception:
-    the report file is written either way).
+    configured has no run: one is created (named `ref`, tagged `zoo.ref` and `zoo.path`)
+    that holds the report. Returns the run id, or None when nothing was logged: no URI set,
+    not a version ref, MLflow not installed or the server failing (one warning line each;
+    never an exception: the report file is written either way).
 
     Example:
-        >>> "MLFLOW_TRACKING_URI" in os.environ or log_report("x@1", "x.html") is None
+        >>> log_report("cnn-digits@1", "r.html", uri="")  # no tracking URI: nothing to do
+        >>> log_report("not a ref", "r.html", uri="http://127.0.0.1:5000") is None  # warns
         True
     """
     uri = uri or os.environ.get("MLFLOW_TRACKING_URI", "")
@@ -149,26 +152,20 @@ def log_report(
     MlflowClient = _client_class(f"the report of {ref} was written")
     if MlflowClient is None:
         return None
+    created = None
     try:
         with _quiet_mlflow():
             client = MlflowClient(tracking_uri=uri)
             experiment = _experiment_id(client)
-            # _REF admits no quote or backslash: the ref cannot end the filter's string.
-            found = client.search_runs(
-                [experiment],
-                filter_string=f"tags.`zoo.ref` = '{ref}'",
-                order_by=["attributes.start_time DESC"],
-                max_results=100,
-            )
-            runs = [r for r in found if path is None or _same(r.data.tags.get("zoo.path"), path)]
-            if runs:
-                run_id = runs[0].info.run_id
-                client.log_artifact(run_id, str(report), artifact_path="report")
-            else:
+            run_id = _run_of(client, experiment, ref, path)
+            if run_id is None:
                 tags = {"zoo.ref": ref, **({"zoo.path": str(path)} if path else {})}
-                run_id = client.create_run(experiment, run_name=ref, tags=tags).info.run_id
-                client.log_artifact(run_id, str(report), artifact_path="report")
-                client.set_terminated(run_id, "FINISHED")
+                run_id = created = client.create_run(
+                    experiment, run_name=ref, tags=tags
+                ).info.run_id
+            client.log_artifact(run_id, str(report), artifact_path="report")
+            if created is not None:
+                client.set_terminated(created, "FINISHED")
     except Exception as err:  # a tracking server that is down must not lose the report
         log.warning(
             "MLflow: the report of %s was written but not logged to %s (%s)",
@@ -176,9 +173,33 @@ def log_report(
             _shown(uri),
             _one_line(err),
         )
+        if created is not None:  # never leave a run of ours RUNNING
+            with contextlib.suppress(Exception), _quiet_mlflow():
+                client.set_terminated(created, "FAILED")
         return None
     log.info("logged the report of %s to MLflow at %s (run %s)", ref, _shown(uri), run_id)
     return str(run_id)
+
+
+def _run_of(client: Any, experiment: str, ref: str, path: str | Path | None) -> str | None:
+    """The newest run of `experiment` tagged `zoo.ref = ref` (and `zoo.path = path`)."""
+    token = None
+    while True:
+        # _REF admits no quote or backslash: the ref cannot end the filter's string. The
+        # path is compared here, not in the filter (a path may hold any character).
+        page = client.search_runs(
+            [experiment],
+            filter_string=f"tags.`zoo.ref` = '{ref}'",
+            order_by=["attributes.start_time DESC"],
+            max_results=100,
+            page_token=token,
+        )
+        for run in page:
+            if path is None or _same(run.data.tags.get("zoo.path"), path):
+                return str(run.info.run_id)
+        token = page.token
+        if not token:
+            return None
 
 
 def _client_class(done: str) -> Any:
@@ -220,22 +241,25 @@ def _experiment_id(client: Any) -> str:
 def _quiet_mlflow() -> Iterator[None]:
     # One warning line is the zoo's to write: MLflow's and urllib3's retry notices and
     # Python warnings are held back while the zoo talks to the server, and retries are
-    # bounded (_MLFLOW_HTTP) unless the user chose otherwise.
-    loggers = [logging.getLogger(n) for n in ("mlflow", "urllib3", "alembic")]
-    levels = [lg.level for lg in loggers]
-    added = {k: v for k, v in _MLFLOW_HTTP.items() if k not in os.environ}
-    os.environ.update(added)
-    for lg in loggers:
-        lg.setLevel(logging.CRITICAL)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
-        for key in added:
-            os.environ.pop(key, None)
+    # bounded (_MLFLOW_HTTP) unless the user chose otherwise. These settings are
+    # process-wide (environment, logger levels, warning filters), so one MLflow exchange
+    # runs at a time: two dashboard threads would otherwise restore each other's.
+    with _QUIET:
+        loggers = [logging.getLogger(n) for n in ("mlflow", "urllib3", "alembic")]
+        levels = [lg.level for lg in loggers]
+        added = {k: v for k, v in _MLFLOW_HTTP.items() if k not in os.environ}
+        os.environ.update(added)
+        for lg in loggers:
+            lg.setLevel(logging.CRITICAL)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                yield
+        finally:
+            for lg, level in zip(loggers, levels, strict=True):
+                lg.setLevel(level)
+            for key in added:
+                os.environ.pop(key, None)
 
 
 def _same(tag: str | None, path: str | Path) -> bool:

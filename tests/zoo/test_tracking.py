@@ -239,8 +239,9 @@ def test_a_report_joins_its_versions_mlflow_run(
 
     client = MlflowClient(mlflow_store)
     experiment = client.get_experiment_by_name("zoo-tests")
-    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
-    assert sorted(runs) == ["mlp-cancer@1", "mlp-cancer@2"]  # no second run for @1
+    found = client.search_runs([experiment.experiment_id])
+    assert sorted(r.info.run_name for r in found) == ["mlp-cancer@1", "mlp-cancer@2"]  # no 2nd
+    runs = {r.info.run_name: r for r in found}
     one, two = runs["mlp-cancer@1"].info.run_id, runs["mlp-cancer@2"].info.run_id
     assert [a.path for a in client.list_artifacts(one, "report")] == ["report/first.html"]
     got = Path(client.download_artifacts(one, "report/first.html", str(tmp_path)))
@@ -250,6 +251,7 @@ def test_a_report_joins_its_versions_mlflow_run(
     assert runs["mlp-cancer@2"].data.tags["zoo.path"] == str(second.path)
     (report,) = client.list_artifacts(two, "report")
     assert report.path == "report/mlp-cancer-2-report.html"
+    assert runs["mlp-cancer@2"].info.status == "FINISHED"
 
     # A server that is down: the report stays written, one warning, nothing raised.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{_closed_port()}")
