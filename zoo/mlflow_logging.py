@@ -21,7 +21,6 @@ import contextlib
 import logging
 import math
 import os
-import re
 import threading
 import time
 import urllib.parse
@@ -44,7 +43,6 @@ _MLFLOW_HTTP = {
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
 }
 _QUIET = threading.RLock()
-_REF = re.compile(r"[a-z0-9][a-z0-9-]*@[0-9]+")  # zoo.registry.NAME_PATTERN, then @version
 # MLflow's batch limits: at most 1000 metrics and 100 params per log_batch call.
 _MLFLOW_METRICS_PER_BATCH, _MLFLOW_PARAMS_PER_BATCH = 1000, 100
 
@@ -146,7 +144,7 @@ def log_report(
     uri = uri or os.environ.get("MLFLOW_TRACKING_URI", "")
     if not uri:
         return None
-    if not _REF.fullmatch(ref):
+    if not _is_version_ref(ref):
         log.warning("MLflow: %r is not a version ref (name@N); the report was not logged", ref)
         return None
     MlflowClient = _client_class(f"the report of {ref} was written")
@@ -185,8 +183,8 @@ def _run_of(client: Any, experiment: str, ref: str, path: str | Path | None) -> 
     """The newest run of `experiment` tagged `zoo.ref = ref` (and `zoo.path = path`)."""
     token = None
     while True:
-        # _REF admits no quote or backslash: the ref cannot end the filter's string. The
-        # path is compared here, not in the filter (a path may hold any character).
+        # A version ref holds no quote or backslash (_is_version_ref): it cannot end the
+        # filter's string. The path is compared here (a path may hold any character).
         page = client.search_runs(
             [experiment],
             filter_string=f"tags.`zoo.ref` = '{ref}'",
@@ -200,6 +198,19 @@ def _run_of(client: Any, experiment: str, ref: str, path: str | Path | None) -> 
         token = page.token
         if not token:
             return None
+
+
+def _is_version_ref(ref: str) -> bool:
+    """`name@N` as the store parses it, with a name the registry accepts."""
+    from zoo.errors import UnknownModelError
+    from zoo.registry import NAME_PATTERN
+    from zoo.store import parse_ref
+
+    try:
+        name, version = parse_ref(ref)
+    except UnknownModelError:
+        return False
+    return version is not None and NAME_PATTERN.fullmatch(name) is not None
 
 
 def _client_class(done: str) -> Any:
