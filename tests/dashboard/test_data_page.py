@@ -24,6 +24,7 @@ import zoo
 from dashboard import data, uploads
 from zoo import entries
 from zoo.cli import main
+from zoo.trained import TrainedModel
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "dashboard" / "views" / "data.py"
@@ -207,16 +208,22 @@ def test_zip_member_checks():
         uploads.zip_members(b"PK not really")
 
 
+def _train_outside(store: Path, name: str, **options: object) -> TrainedModel:
+    """One epoch of `name`, trained outside the dashboard; its cached store listing is
+    cleared, or the new version would show only after STORE_TTL_S (a fast machine gets to
+    the page first)."""
+    run = zoo.train(name, store=store, epochs=1, early_stopping=0, **options)
+    data.clear_store_caches()
+    return run
+
+
 def test_trained_entry_shows_on_the_model_zoo_and_train_pages(monkeypatch, store):
     from streamlit.testing.v1 import AppTest
 
     if not (store / "_entries/mlp-wine.toml").exists():  # run on its own
         uploads.create_entry(store, "mlp-wine", "wine.csv", _wine_csv(), family="mlp",
                              target="target")  # fmt: skip
-    run = zoo.train("mlp-wine", store=store, epochs=1, early_stopping=0, steps_per_execution=1)
-    # Trained outside the dashboard: its cached store listing would show the new
-    # version only after STORE_TTL_S (a fast machine gets there first).
-    data.clear_store_caches()
+    run = _train_outside(store, "mlp-wine", steps_per_execution=1)
     assert run.ref == "mlp-wine@1"
     monkeypatch.setenv("ZOO_HOME", str(store))
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
@@ -252,10 +259,7 @@ def test_trained_image_entry_predicts_an_uploaded_image_on_the_explain_page(monk
 
     if not (store / "_entries/cnn-pngs.toml").exists():  # run on its own
         uploads.create_entry(store, "cnn-pngs", "digits.zip", _digits_zip(), family="cnn")
-    run = zoo.train("cnn-pngs", store=store, epochs=1, early_stopping=0, steps_per_execution=1)
-    # Trained outside the dashboard: its cached store listing would show the new
-    # version only after STORE_TTL_S (a fast machine gets there first).
-    data.clear_store_caches()
+    run = _train_outside(store, "cnn-pngs", steps_per_execution=1)
     monkeypatch.setenv("ZOO_HOME", str(store))
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.run()
@@ -280,10 +284,7 @@ def test_trained_table_entry_explains_raw_rows_uploaded_on_the_explain_page(monk
     # The columns of the user's own file (a text category, a blank), not model-space ones.
     uploads.create_entry(store, "mlp-wine-raw", "wine.csv", _wine_csv(), family="mlp",
                          target="target")  # fmt: skip
-    run = zoo.train("mlp-wine-raw", store=store, epochs=1, early_stopping=0)
-    # Trained outside the dashboard: its cached store listing would show the new
-    # version only after STORE_TTL_S (a fast machine gets there first).
-    data.clear_store_caches()
+    run = _train_outside(store, "mlp-wine-raw")
     rows = _wine_csv().decode().splitlines()
     header = rows[0].split(",")
     keep = [i for i, name in enumerate(header) if name != "target"]
