@@ -7,12 +7,27 @@ so tests of loading, explaining and the dashboard run against genuine artifacts.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(autouse=True)
+def _main_module_kept():
+    """Every test leaves `sys.modules["__main__"]` as it found it.
+
+    Streamlit's script runner (AppTest) leaves `__main__` pointing at the temporary script
+    it ran; a process spawned later in the same pytest worker (explain's `workers=N`)
+    would first re-run that script as its main module and die (BrokenProcessPool).
+    """
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
 
 # Small but real: enough samples for every class, one or two epochs.
 TINY = {
