@@ -25,8 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from zoo import backend
 from zoo.config import TrainConfig
 from zoo.errors import ZooError
+from zoo.registry import get_spec
 
 ProgressFn = Callable[[int, int, dict[str, float]], None]
 
@@ -88,6 +90,7 @@ def train_in_child(
         "config": config.to_dict() if config is not None else None,
         "nice": nice,
     }
+    env = _child_environment(name, config, quick)
     read_end, write_end = os.pipe()
     try:
         child = subprocess.Popen(
@@ -95,6 +98,7 @@ def train_in_child(
             stdin=subprocess.PIPE,
             pass_fds=(write_end,),
             text=True,
+            env=env,
         )
     finally:
         os.close(write_end)
@@ -105,6 +109,22 @@ def train_in_child(
         if should_stop is not None:
             threading.Thread(target=_watch, args=(child, should_stop), daemon=True).start()
         return _follow(child, reports, progress, name)
+
+
+def _child_environment(name: str, config: TrainConfig | None, quick: bool) -> dict[str, str] | None:
+    # With ZOO_BACKEND set (`zoo dashboard` sets it: auto unless KERAS_BACKEND was given)
+    # the child starts the backend `zoo train` would pick for this training; without it
+    # (a server started some other way) the child inherits the server's.
+    setting = os.environ.get(backend.SETTING)
+    if not setting:
+        return None
+    wanted = backend.for_training(
+        get_spec(name).family,
+        quick=quick,
+        strategy=config.strategy if config is not None else "default",
+        setting=setting,
+    )
+    return {**os.environ, "KERAS_BACKEND": wanted}
 
 
 def train_for_job(

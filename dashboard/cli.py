@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dashboard import access, limits
+from zoo import backend
 
 APP = Path(__file__).resolve().parent / "app.py"
 
@@ -104,6 +105,11 @@ def run(args: argparse.Namespace, store: Any) -> int:
         ['streamlit', 'run']
     """
     secrets, env_flags = sharing(args)
+    # The server's trainings run in child processes, each on the backend `zoo train` would
+    # pick (zoo.backend.for_training), carried as ZOO_BACKEND: the user's KERAS_BACKEND
+    # (as `zoo` read it before importing Keras), else auto.
+    given = getattr(args, "given_backend", os.environ.get("KERAS_BACKEND"))
+    env_flags[backend.SETTING] = os.environ.get(backend.SETTING) or given or backend.AUTO
     if not args.no_train and not any(r.status == "ok" for r in store.runs()):
         print(f"the store {store.root} is empty: training the default zoo (quick) first")
         from zoo.cli import main

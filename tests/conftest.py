@@ -14,6 +14,10 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The suite runs on one backend (KERAS_BACKEND, TensorFlow unless set), trainings in
+# child processes included: `zoo train`'s auto choice per family is tested on purpose
+# (tests/zoo/test_cli_backend.py), not by every CLI test.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,9 @@ backend Keras was started with (`KERAS_BACKEND=jax` or `tensorflow`, the default
   `value_and_gradients` inside a step, and `stateless_step`, which runs such a step on
   JAX the way Keras' guide for a custom `train_step` on JAX prescribes (the trainer hands
   the step its state, the step returns the new state; nothing is assigned in place);
-- **distribution**: `strategy_scope` (a `tf.distribute` strategy on TensorFlow).
+- **distribution**: `strategy_scope` (a `tf.distribute` strategy on TensorFlow);
+- **which backend a new training process starts**: `for_training` (the fastest measured
+  here for the model's family, unless the user named one).
 
 Example:
     >>> name() in BACKENDS
@@ -25,6 +27,20 @@ from typing import Any
 import numpy as np
 
 BACKENDS = ("tensorflow", "jax")
+SETTING = "ZOO_BACKEND"  # the environment variable that carries `for_training`'s setting
+AUTO = "auto"
+# The backend each family's `zoo.train` is fastest on, from `bench/train_throughput.py`
+# (both backends in one run, steady-state samples/s of the entries' defaults on this
+# machine's Intel Xeon, 2 cores, 2026-11-27; the README's Backends section has the
+# figures): the recurrent entries 1.3-4.5x faster on JAX, the CNN 2.5x and the GAN 2.2x
+# faster on TensorFlow, mlp-cancer about even (TensorFlow compiles it faster). A family
+# missing here (a plug-in's) trains on TensorFlow.
+FASTEST: dict[str, str] = {
+    "cnn": "tensorflow",
+    "rnn": "jax",
+    "mlp": "tensorflow",
+    "gan": "tensorflow",
+}
 
 
 def name() -> str:
@@ -260,6 +276,43 @@ def stateless_step(
 def _current(scope: Any, variable: Any, old: Any) -> Any:
     value = scope.get_current_value(variable)
     return old if value is None else value
+
+
+# --- choosing a backend ---------------------------------------------------------------
+
+
+def for_training(
+    family: str, *, quick: bool = False, strategy: str = "default", setting: str | None = None
+) -> str:
+    """The backend a new process should train a `family` model on.
+
+    `setting` (else the `ZOO_BACKEND` environment variable, which `zoo` sets from
+    `KERAS_BACKEND` when that is given): a backend's name is used as it is; `auto` (or
+    nothing) picks the family's fastest measured here (`FASTEST`). A quick run stays on
+    TensorFlow: its few epochs are dominated by JAX's first-epoch compilation (the quick
+    zoo took 54 s on TensorFlow against 98 s on JAX); so does a `tf.distribute` strategy.
+
+    Example:
+        >>> for_training("rnn", setting="auto"), for_training("rnn", quick=True, setting="auto")
+        ('jax', 'tensorflow')
+        >>> for_training("rnn", setting="tensorflow")
+        'tensorflow'
+    """
+    import os
+
+    chosen = setting or os.environ.get(SETTING) or AUTO
+    if chosen in BACKENDS:
+        return chosen
+    if chosen != AUTO:
+        from zoo.errors import ConfigError
+
+        raise ConfigError(
+            f"backend {chosen!r} is not one of {', '.join((AUTO, *BACKENDS))}; "
+            f"set {SETTING} (or --backend) to one of them"
+        )
+    if quick or strategy != "default":
+        return "tensorflow"
+    return FASTEST.get(family, "tensorflow")
 
 
 # --- distribution ---------------------------------------------------------------------

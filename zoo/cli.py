@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import difflib
 import json
+import os
 import sys
 import time
 from collections.abc import Iterable
@@ -121,6 +122,13 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
     p.add_argument("--quick", action="store_true", help="the entries' quick settings")
     p.add_argument("--config", type=Path, help="TOML file of options (flags win over it)")
     p.add_argument("--verbose", action="store_true", help="Keras' own progress bar")
+    p.add_argument(
+        "--backend",
+        choices=["auto", "tensorflow", "jax"],
+        default=None,
+        help="Keras backend to train on (default: KERAS_BACKEND if set, else auto: the "
+        "fastest measured here for the entry's family; quick runs on tensorflow)",
+    )
     p.add_argument(
         "--fresh",
         action="store_true",
@@ -258,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         0
     """
     argv = sys.argv[1:] if argv is None else list(argv)
+    # The user's KERAS_BACKEND, read before anything here imports Keras (which sets it).
+    given_backend = os.environ.get("KERAS_BACKEND")
     command = _command_in(argv)
     if command is not None and command not in CORE_COMMANDS:
         if command not in registered_commands():
@@ -266,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     # Core commands load no registered command; another loads only its own.
     wanted = None if command is None else () if command in CORE_COMMANDS else (command,)
     args = build_parser(wanted).parse_args(argv)
+    args.argv = argv  # a training on another backend reruns the command in a child
+    args.given_backend = given_backend
     store = Store(args.store)
     try:
         return args.run(args, store)
@@ -395,6 +407,7 @@ def _cmd_train(args: argparse.Namespace, store: Store) -> int:
         # Validate every config before training anything: a typo fails in a second.
         configs = [TrainConfig.for_model(n, quick=args.quick, **options) for n in names]
     store.ensure_root()  # a store that cannot be written fails now, not after training
+    backends = _backends_for(args, configs)
     from zoo.distribute import train_from_cli
 
     # One audit line for a launcher of local workers (the workers themselves write none),
@@ -413,9 +426,15 @@ def _cmd_train(args: argparse.Namespace, store: Store) -> int:
     from zoo.training import train
 
     started = time.perf_counter()
-    for i, cfg in enumerate(configs, 1):
+    here = backend_here()
+    for i, (cfg, wanted_backend) in enumerate(zip(configs, backends, strict=True), 1):
         prefix = f"[{i}/{len(configs)}] " if len(configs) > 1 else ""
-        print(f"{prefix}training {cfg.model}: {cfg.summary()}", flush=True)
+        if wanted_backend != here:
+            code = _train_in_child(args, cfg.model, wanted_backend, prefix)
+            if code:
+                return code
+            continue
+        print(f"{prefix}training {cfg.model} on {here}: {cfg.summary()}", flush=True)
         t0 = time.perf_counter()
         given = {k: getattr(cfg, k) for k in options}  # the flags, as validated
         given.update({"quick": True} if args.quick else {})
@@ -442,6 +461,61 @@ def _cmd_train(args: argparse.Namespace, store: Store) -> int:
     if len(configs) > 1:
         print(f"trained {len(configs)} entries in {time.perf_counter() - started:.0f}s")
     return 0
+
+
+def _backends_for(args: argparse.Namespace, configs: list[Any]) -> list[str]:
+    # Each training's backend (`zoo.backend.for_training`): --backend, else the user's
+    # KERAS_BACKEND, else auto. Keras picks its backend once, at import: the process
+    # starts the first training's, and a training that wants the other one runs in a child.
+    from zoo import backend
+
+    setting = (
+        args.backend
+        or os.environ.get(backend.SETTING)
+        or getattr(args, "given_backend", None)
+        or backend.AUTO
+    )
+    distributed = (getattr(args, k, None) is not None for k in ("workers", "worker_index"))
+    if setting == backend.AUTO and any(distributed):
+        # Workers of one training must share a backend, and a cluster's was set up for one
+        # (TF_CONFIG or JAX's coordinator): the default, unless named.
+        setting = "tensorflow"
+    wanted = [
+        backend.for_training(
+            get_spec(cfg.model).family, quick=args.quick, strategy=cfg.strategy, setting=setting
+        )
+        for cfg in configs
+    ]
+    if "keras" not in sys.modules and wanted:
+        os.environ["KERAS_BACKEND"] = wanted[0]
+    return wanted
+
+
+def backend_here() -> str:
+    """The backend this process trains on: Keras' if it is imported, else the one it will take.
+
+    Example:
+        >>> backend_here() in ("tensorflow", "jax")
+        True
+    """
+    from zoo.backend import recorded
+
+    return recorded()
+
+
+def _train_in_child(args: argparse.Namespace, name: str, wanted: str, prefix: str) -> int:
+    # The same command for this one entry, in a fresh interpreter on `wanted`.
+    import subprocess
+
+    argv = [token for token in args.argv if token != "--all"]
+    if args.all:
+        argv.append(name)
+    argv += ["--backend", wanted]
+    code = "import sys; from zoo.cli import main; sys.exit(main(sys.argv[1:]))"
+    here = backend_here()
+    print(f"{prefix}{name} trains on {wanted}; Keras runs on {here} here: in a child", flush=True)
+    env = {**os.environ, "KERAS_BACKEND": wanted}
+    return subprocess.run([sys.executable, "-c", code, *argv], env=env, check=False).returncode
 
 
 def _print_progress(prefix: str):

@@ -82,8 +82,13 @@ def learning_rate_for(cfg: TrainConfig, steps_per_epoch: int) -> Any:
     return cfg.learning_rate
 
 
-def compile_model(model: Any, cfg: TrainConfig, task: str, *, steps_per_epoch: int) -> None:
+def compile_model(
+    model: Any, cfg: TrainConfig, task: str, *, steps_per_epoch: int, optimizer: Any = None
+) -> None:
     """Compile with the config's loss, optimizer (and schedule) and the task's metrics.
+
+    `optimizer`, when given, is used as it is (a model that trains another model's layers
+    shares that model's optimizer); otherwise it is built from the config.
 
     Example:
         >>> from zoo.data import load_dataset
@@ -94,7 +99,8 @@ def compile_model(model: Any, cfg: TrainConfig, task: str, *, steps_per_epoch: i
         'SGD'
     """
     keras = _keras()
-    optimizer = optimizer_for(cfg, learning_rate=learning_rate_for(cfg, steps_per_epoch))
+    if optimizer is None:
+        optimizer = optimizer_for(cfg, learning_rate=learning_rate_for(cfg, steps_per_epoch))
     metrics = ["accuracy"] if task == "classification" else ["mae"]
     model.compile(
         optimizer=optimizer,

@@ -68,3 +68,26 @@ def test_a_child_whose_server_went_away_stops_and_keeps_its_backup(tmp_path):
     assert len(rest) < 20  # stopped within a few epochs, not after 200
     assert Store(store).names() == []
     assert resume_dir(Store(store), cfg).is_dir()  # the next training of this config resumes
+
+
+def test_the_child_trains_on_the_backend_zoo_train_would_pick(tmp_path, monkeypatch):
+    from zoo import backend
+
+    store = tmp_path / "store"
+    tiny = TrainConfig.for_model(
+        "gru-digits", epochs=1, max_train_samples=64, units=4, early_stopping=0
+    )
+    # `zoo dashboard` sets ZOO_BACKEND (auto unless KERAS_BACKEND was given): the
+    # recurrent entry trains on its fastest backend, the quick zoo on TensorFlow.
+    monkeypatch.setenv(backend.SETTING, "auto")
+    train_in_child("gru-digits", store=store, config=tiny)
+    train_in_child("gru-digits", store=store, quick=True, config=tiny)
+    # A server started without it: the child keeps the server's backend.
+    monkeypatch.delenv(backend.SETTING)
+    train_in_child("gru-digits", store=store, config=tiny)
+    s = Store(store)
+    recorded = [
+        json.loads((s.path("gru-digits", v) / "manifest.json").read_text())["backend"]
+        for v in s.versions("gru-digits")
+    ]
+    assert recorded == [backend.FASTEST["rnn"], "tensorflow", os.environ["KERAS_BACKEND"]]

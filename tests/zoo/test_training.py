@@ -64,3 +64,43 @@ def test_evaluate_recomputes_stored_metrics(trained):
 
     m = trained("mlp-cancer")
     assert evaluate_trained(m)["accuracy"] == pytest.approx(m.metrics["accuracy"])
+
+
+TINY_AUGMENTED_CNN = dict(
+    augment=True, dropout=0.0, filters=(4,), dense_units=(8,), max_train_samples=128
+)
+
+
+def test_the_augmentation_trains_the_stored_layers_but_is_not_stored(tmp_path):
+    from zoo import backend
+    from zoo.config import TrainConfig
+    from zoo.data import load_dataset
+    from zoo.store import Store
+    from zoo.training import supervised_plan
+
+    cfg = TrainConfig.for_model("cnn-digits", epochs=1, **TINY_AUGMENTED_CNN)
+    data = load_dataset("digits")
+    plan = supervised_plan(cfg, data, Store(tmp_path))
+    net = plan.models["model"]
+    assert not [ly for ly in net.layers if type(ly).__name__.startswith("Random")]
+    x = data.x_test[:16]
+    if backend.name() == "jax":  # in the tf.data pipeline: the model is the stored one
+        assert plan.net is net and plan.augment is not None
+        return
+    # TensorFlow: in the train step of a model around the stored one's own layers.
+    assert plan.augment is None and plan.net is not net
+    assert plan.net.optimizer is net.optimizer
+    outside = np.asarray(plan.net(x, training=False))
+    np.testing.assert_allclose(outside, np.asarray(net(x, training=False)), atol=1e-6)
+    inside = np.asarray(plan.net(x, training=True))  # shifted, rotated, zoomed digits
+    assert np.abs(inside - np.asarray(net(x, training=True))).max() > 1e-3
+
+
+def test_same_seed_same_result_with_augmentation(tmp_path):
+    a, b = (
+        zoo.train("cnn-digits", store=tmp_path, epochs=2, seed=3, **TINY_AUGMENTED_CNN)
+        for _ in range(2)
+    )
+    np.testing.assert_allclose(a.history["loss"], b.history["loss"], rtol=1e-5)
+    c = zoo.train("cnn-digits", store=tmp_path, epochs=2, seed=4, **TINY_AUGMENTED_CNN)
+    assert not np.allclose(a.history["loss"], c.history["loss"], rtol=1e-5)

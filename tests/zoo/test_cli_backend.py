@@ -1,0 +1,86 @@
+"""`zoo train` picks each training's Keras backend: the user's, else the fastest measured.
+
+Real trainings (tiny: one epoch on 64 digits) in fresh interpreters, as a user runs the
+command; the version's manifest records the backend it was trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras  # noqa: F401  (this process keeps its backend: Keras is imported first)
+import pytest
+
+from zoo import backend
+from zoo.cli import main
+from zoo.store import Store
+
+TINY = ["--epochs", "1", "--max-train-samples", "64", "--units", "4", "--early-stopping", "0"]
+CODE = "import sys; from zoo.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def _trained_on(store: Path, name: str) -> list[str]:
+    s = Store(store)
+    return [
+        json.loads((s.path(name, v) / "manifest.json").read_text())["backend"]
+        for v in s.versions(name)
+    ]
+
+
+def _zoo(store: Path, *args: str, **env: str) -> str:
+    clean = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", backend.SETTING)}
+    out = subprocess.run(
+        [sys.executable, "-c", CODE, "--store", str(store), "train", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**clean, **env},
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
+@pytest.mark.slow
+def test_auto_trains_each_family_on_its_fastest_backend_and_quick_on_tensorflow(
+    tmp_path: Path,
+) -> None:
+    # Nothing chosen by the user: auto.
+    _zoo(tmp_path, "gru-digits", *TINY)
+    _zoo(tmp_path, "gru-digits", "--quick", *TINY)
+    _zoo(tmp_path, "cnn-digits", "--epochs", "1", "--max-train-samples", "64")
+    assert _trained_on(tmp_path, "gru-digits") == [backend.FASTEST["rnn"], "tensorflow"]
+    assert _trained_on(tmp_path, "cnn-digits") == [backend.FASTEST["cnn"]]
+
+
+@pytest.mark.slow
+def test_the_users_backend_wins(tmp_path: Path) -> None:
+    other = "tensorflow" if backend.FASTEST["rnn"] == "jax" else "jax"
+    _zoo(tmp_path, "gru-digits", *TINY, KERAS_BACKEND=other)
+    _zoo(tmp_path, "gru-digits", *TINY, "--backend", other, KERAS_BACKEND=backend.FASTEST["rnn"])
+    assert _trained_on(tmp_path, "gru-digits") == [other, other]
+
+
+@pytest.mark.slow
+def test_a_training_on_the_other_backend_runs_in_a_child(tmp_path: Path, capsys) -> None:
+    here = keras.backend.backend()
+    other = "tensorflow" if here == "jax" else "jax"
+    code = main(["--store", str(tmp_path), "train", "gru-digits", "--backend", other, *TINY])
+    assert code == 0
+    assert f"gru-digits trains on {other}" in capsys.readouterr().out
+    assert _trained_on(tmp_path, "gru-digits") == [other]
+    assert keras.backend.backend() == here and os.environ["KERAS_BACKEND"] == here
+
+
+def test_a_bad_backend_setting_is_one_line(tmp_path: Path, capsys) -> None:
+    os.environ[backend.SETTING] = "theano"
+    try:
+        assert main(["--store", str(tmp_path), "train", "gru-digits", *TINY]) == 2
+    finally:
+        del os.environ[backend.SETTING]
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "backend 'theano' is not one of auto" in err
+    assert Store(tmp_path).versions("gru-digits") == []
