@@ -266,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         0
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    # The user's KERAS_BACKEND, read before anything here imports Keras (which sets it).
+    # The user's KERAS_BACKEND, read before anything here imports Keras through
+    # `zoo._tf`, which sets it to tensorflow when it is unset.
     given_backend = os.environ.get("KERAS_BACKEND")
     command = _command_in(argv)
     if command is not None and command not in CORE_COMMANDS:
@@ -475,8 +476,11 @@ def _backends_for(args: argparse.Namespace, configs: list[Any]) -> list[str]:
         or getattr(args, "given_backend", None)
         or backend.AUTO
     )
-    distributed = (getattr(args, k, None) is not None for k in ("workers", "worker_index"))
-    if setting == backend.AUTO and any(distributed):
+    flags = ("workers", "worker_index", "workers_addresses")
+    distributed = any(getattr(args, k, None) is not None for k in flags) or bool(
+        os.environ.get("TF_CONFIG")
+    )
+    if setting == backend.AUTO and distributed:
         # Workers of one training must share a backend, and a cluster's was set up for one
         # (TF_CONFIG or JAX's coordinator): the default, unless named.
         setting = "tensorflow"
@@ -488,6 +492,12 @@ def _backends_for(args: argparse.Namespace, configs: list[Any]) -> list[str]:
     ]
     if "keras" not in sys.modules and wanted:
         os.environ["KERAS_BACKEND"] = wanted[0]
+    elif distributed and wanted and wanted[0] != backend_here():
+        # Workers inherit this process's backend: no child can change it for them.
+        raise ZooError(
+            f"workers would train on {backend_here()}, not {wanted[0]}: Keras is already "
+            f"imported here; run `zoo train` in a fresh process (or set KERAS_BACKEND)"
+        )
     return wanted
 
 
@@ -507,7 +517,8 @@ def _train_in_child(args: argparse.Namespace, name: str, wanted: str, prefix: st
     # The same command for this one entry, in a fresh interpreter on `wanted`.
     import subprocess
 
-    argv = [token for token in args.argv if token != "--all"]
+    # Without --all (argparse also takes an unambiguous prefix of it), naming the entry.
+    argv = [t for t in args.argv if not (t.startswith("--a") and "--all".startswith(t))]
     if args.all:
         argv.append(name)
     argv += ["--backend", wanted]
@@ -515,7 +526,8 @@ def _train_in_child(args: argparse.Namespace, name: str, wanted: str, prefix: st
     here = backend_here()
     print(f"{prefix}{name} trains on {wanted}; Keras runs on {here} here: in a child", flush=True)
     env = {**os.environ, "KERAS_BACKEND": wanted}
-    return subprocess.run([sys.executable, "-c", code, *argv], env=env, check=False).returncode
+    rc = subprocess.run([sys.executable, "-c", code, *argv], env=env, check=False).returncode
+    return 128 - rc if rc < 0 else rc  # killed by a signal: the shell's 128 + its number
 
 
 def _print_progress(prefix: str):
