@@ -32,9 +32,10 @@ AUTO = "auto"
 # The backend each family's `zoo.train` is fastest on, from `bench/train_throughput.py`
 # (both backends in one run, steady-state samples/s of the entries' defaults on this
 # machine's Intel Xeon, 2 cores, 2026-11-27; the README's Backends section has the
-# figures): the recurrent entries 1.3-4.5x faster on JAX, the CNN 2.5x and the GAN 2.2x
-# faster on TensorFlow, mlp-cancer about even (TensorFlow compiles it faster). A family
-# missing here (a plug-in's) trains on TensorFlow.
+# figures): the recurrent entries 1.1-3.8x faster on JAX, the CNN 2.1x and the GAN 1.9x
+# faster on TensorFlow; mlp-cancer's steps are faster on JAX, but its whole training took
+# 10.4 s on TensorFlow against 14.1 s on JAX (start-up and compilation). A family missing
+# here (a plug-in's) trains on TensorFlow.
 FASTEST: dict[str, str] = {
     "cnn": "tensorflow",
     "rnn": "jax",
