@@ -429,7 +429,8 @@ def _cmd_train(args: argparse.Namespace, store: Store) -> int:
     started = time.perf_counter()
     here = backend_here()
     for i, (cfg, wanted_backend) in enumerate(zip(configs, backends, strict=True), 1):
-        prefix = f"[{i}/{len(configs)}] " if len(configs) > 1 else ""
+        # "[i/n] " before each line of a run of several (a child keeps its parent's).
+        prefix = f"[{i}/{len(configs)}] " if len(configs) > 1 else os.environ.get(_PREFIX, "")
         if wanted_backend != here:
             code = _train_in_child(args, cfg.model, wanted_backend, prefix)
             if code:
@@ -513,6 +514,9 @@ def backend_here() -> str:
     return recorded()
 
 
+_PREFIX = "ZOO_LINE_PREFIX"  # the "[i/n] " of a `zoo train --all` entry trained in a child
+
+
 def _train_in_child(args: argparse.Namespace, name: str, wanted: str, prefix: str) -> int:
     # The same command for this one entry, in a fresh interpreter on `wanted`.
     import subprocess
@@ -525,7 +529,7 @@ def _train_in_child(args: argparse.Namespace, name: str, wanted: str, prefix: st
     code = "import sys; from zoo.cli import main; sys.exit(main(sys.argv[1:]))"
     here = backend_here()
     print(f"{prefix}{name} trains on {wanted}; Keras runs on {here} here: in a child", flush=True)
-    env = {**os.environ, "KERAS_BACKEND": wanted}
+    env = {**os.environ, "KERAS_BACKEND": wanted, _PREFIX: prefix}
     rc = subprocess.run([sys.executable, "-c", code, *argv], env=env, check=False).returncode
     return 128 - rc if rc < 0 else rc  # killed by a signal: the shell's 128 + its number
 

@@ -71,7 +71,10 @@ def test_a_training_on_the_other_backend_runs_in_a_child(tmp_path: Path, capsys)
     code = main(["--store", str(tmp_path), "train", "gru-digits", "--backend", other, *TINY])
     assert code == 0
     assert f"gru-digits trains on {other}" in capsys.readouterr().out
-    assert _trained_on(tmp_path, "gru-digits") == [other]
+    # The child's own lines: the training on that backend, stored.
+    out = _zoo(tmp_path, "gru-digits", "--backend", other, *TINY, ZOO_LINE_PREFIX="[3/6] ")
+    assert f"[3/6] training gru-digits on {other}" in out and "[3/6] stored gru-digits@2" in out
+    assert _trained_on(tmp_path, "gru-digits") == [other, other]
     assert keras.backend.backend() == here and os.environ["KERAS_BACKEND"] == here
 
 
