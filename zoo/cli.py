@@ -31,7 +31,7 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
-from zoo import audit
+from zoo import audit, cli_backend
 from zoo import config as zconfig
 from zoo.errors import ZooError, describe_os_error
 from zoo.options import GROUPS
@@ -408,7 +408,7 @@ def _cmd_train(args: argparse.Namespace, store: Store) -> int:
         # Validate every config before training anything: a typo fails in a second.
         configs = [TrainConfig.for_model(n, quick=args.quick, **options) for n in names]
     store.ensure_root()  # a store that cannot be written fails now, not after training
-    backends = _backends_for(args, configs)
+    backends = cli_backend.backends_for(args, configs)
     from zoo.distribute import train_from_cli
 
     # One audit line for a launcher of local workers (the workers themselves write none),
@@ -427,12 +427,12 @@ def _cmd_train(args: argparse.Namespace, store: Store) -> int:
     from zoo.training import train
 
     started = time.perf_counter()
-    here = backend_here()
+    here = cli_backend.backend_here()
     for i, (cfg, wanted_backend) in enumerate(zip(configs, backends, strict=True), 1):
         # "[i/n] " before each line of a run of several (a child keeps its parent's).
-        prefix = f"[{i}/{len(configs)}] " if len(configs) > 1 else os.environ.get(_PREFIX, "")
+        prefix = cli_backend.line_prefix(i, len(configs))
         if wanted_backend != here:
-            code = _train_in_child(args, cfg.model, wanted_backend, prefix)
+            code = cli_backend.train_in_child(args, cfg.model, wanted_backend, prefix)
             if code:
                 return code
             continue
@@ -463,75 +463,6 @@ def _cmd_train(args: argparse.Namespace, store: Store) -> int:
     if len(configs) > 1:
         print(f"trained {len(configs)} entries in {time.perf_counter() - started:.0f}s")
     return 0
-
-
-def _backends_for(args: argparse.Namespace, configs: list[Any]) -> list[str]:
-    # Each training's backend (`zoo.backend.for_training`): --backend, else the user's
-    # KERAS_BACKEND, else auto. Keras picks its backend once, at import: the process
-    # starts the first training's, and a training that wants the other one runs in a child.
-    from zoo import backend
-
-    setting = (
-        args.backend
-        or os.environ.get(backend.SETTING)
-        or getattr(args, "given_backend", None)
-        or backend.AUTO
-    )
-    flags = ("workers", "worker_index", "workers_addresses")
-    distributed = any(getattr(args, k, None) is not None for k in flags) or bool(
-        os.environ.get("TF_CONFIG")
-    )
-    if setting == backend.AUTO and distributed:
-        # Workers of one training must share a backend, and a cluster's was set up for one
-        # (TF_CONFIG or JAX's coordinator): the default, unless named.
-        setting = "tensorflow"
-    wanted = [
-        backend.for_training(
-            get_spec(cfg.model).family, quick=args.quick, strategy=cfg.strategy, setting=setting
-        )
-        for cfg in configs
-    ]
-    if "keras" not in sys.modules and wanted:
-        os.environ["KERAS_BACKEND"] = wanted[0]
-    elif distributed and wanted and wanted[0] != backend_here():
-        # Workers inherit this process's backend: no child can change it for them.
-        raise ZooError(
-            f"workers would train on {backend_here()}, not {wanted[0]}: Keras is already "
-            f"imported here; run `zoo train` in a fresh process (or set KERAS_BACKEND)"
-        )
-    return wanted
-
-
-def backend_here() -> str:
-    """The backend this process trains on: Keras' if it is imported, else the one it will take.
-
-    Example:
-        >>> backend_here() in ("tensorflow", "jax")
-        True
-    """
-    from zoo.backend import recorded
-
-    return recorded()
-
-
-_PREFIX = "ZOO_LINE_PREFIX"  # the "[i/n] " of a `zoo train --all` entry trained in a child
-
-
-def _train_in_child(args: argparse.Namespace, name: str, wanted: str, prefix: str) -> int:
-    # The same command for this one entry, in a fresh interpreter on `wanted`.
-    import subprocess
-
-    # Without --all (argparse also takes an unambiguous prefix of it), naming the entry.
-    argv = [t for t in args.argv if not (t.startswith("--a") and "--all".startswith(t))]
-    if args.all:
-        argv.append(name)
-    argv += ["--backend", wanted]
-    code = "import sys; from zoo.cli import main; sys.exit(main(sys.argv[1:]))"
-    here = backend_here()
-    print(f"{prefix}{name} trains on {wanted}; Keras runs on {here} here: in a child", flush=True)
-    env = {**os.environ, "KERAS_BACKEND": wanted, _PREFIX: prefix}
-    rc = subprocess.run([sys.executable, "-c", code, *argv], env=env, check=False).returncode
-    return 128 - rc if rc < 0 else rc  # killed by a signal: the shell's 128 + its number
 
 
 def _print_progress(prefix: str):

@@ -102,7 +102,7 @@ def local_batches(
             f"batch_size={cfg.batch_size} does not split evenly over {processes} workers; "
             f"expected a multiple of {processes} (each worker takes an equal slice)"
         )
-    from zoo.training import augmented_batches
+    from zoo.pipeline import augmented_batches
 
     data = augmented_batches(x, y, augment, cfg.batch_size, cfg.seed, drop_remainder=True)
     size = cfg.batch_size // processes

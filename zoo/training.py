@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo import backend, evaluation, tracking
+from zoo import backend, evaluation, pipeline, tracking
 from zoo._tf import keras as _keras
 from zoo.compiling import (  # noqa: F401  (public here too: callers import them from zoo.training)
     build_model,
@@ -66,7 +66,7 @@ class FitPlan:
     schedules). Afterwards `evaluate(history)` gives the test metrics, `models` are saved
     as `<key>.keras` (the keys are `TrainedModel`'s attributes) and `arrays()` as extra
     `.npz` files. `augment`, a Keras layer, is applied to every training batch in the
-    input pipeline (`augmented_batches`), never stored with the model. (On TensorFlow a
+    input pipeline (`zoo.pipeline.augmented_batches`), never stored with the model. (On TensorFlow a
     CNN's augmentation runs in the train step instead: `net` is then a training-only model
     around the stored one in `models`.)
 
@@ -208,11 +208,11 @@ def supervised_plan(cfg: TrainConfig, data: Dataset, store: Store) -> FitPlan:
     else:
         steps = math.ceil(len(x) / cfg.batch_size)
     compile_model(net, cfg, task, steps_per_epoch=steps)
-    augment, trainer = _augmentation(cfg), net
-    if augment is not None and _augments_in_step(cfg):
+    augment, trainer = pipeline.augmentation(cfg), net
+    if augment is not None and pipeline.in_step(cfg):
         # TensorFlow: the augmentation runs in the compiled train step, around the same
         # layers (the stored model is still `net` alone, without training-only layers).
-        trainer, augment = _with_augmentation(net, augment), None
+        trainer, augment = pipeline.with_augmentation(net, augment), None
         compile_model(trainer, cfg, task, steps_per_epoch=steps, optimizer=net.optimizer)
     early, callbacks = _validation_callbacks(cfg)
 
@@ -233,75 +233,6 @@ def supervised_plan(cfg: TrainConfig, data: Dataset, store: Store) -> FitPlan:
         callbacks=callbacks,
         augment=augment,
     )
-
-
-def _augments_in_step(cfg: TrainConfig) -> bool:
-    # Where the augmentation runs: in the input pipeline on JAX (Keras' random layers
-    # inside a JAX-compiled step were 33x slower than in tf.data), in TensorFlow's train
-    # step otherwise: there the same layers cost ~9 ms per cnn-digits epoch against ~60 ms
-    # as a tf.data map (whose kernels ran ~10x slower per image here, whatever the chunk
-    # size or threading options), and training was ~1.2x faster end to end. Not under a
-    # tf.distribute strategy, which shards the pipeline of its own.
-    if backend.name() != "tensorflow" or cfg.strategy != "default":
-        return False
-    import tensorflow as tf
-
-    return not tf.distribute.has_strategy()
-
-
-def _with_augmentation(net: Any, augment: Any) -> Any:
-    # A training-only model: `augment` (inactive outside training), then `net`'s own
-    # layers, so their weights are the ones trained, restored and stored.
-    keras = _keras()
-    inputs = keras.Input(net.input_shape[1:])
-    return keras.Model(inputs, net(augment(inputs)), name=f"{net.name}_augmented")
-
-
-def _augmentation(cfg: TrainConfig) -> Any:
-    if not getattr(cfg, "augment", False):
-        return None
-    from zoo.models.cnn import augmentation
-
-    return augmentation(seed=cfg.seed)
-
-
-def augmented_batches(
-    x: np.ndarray,
-    y: np.ndarray,
-    augment: Any,
-    batch_size: int,
-    seed: int,
-    drop_remainder: bool = False,
-) -> Any:
-    """A `tf.data` pipeline of shuffled, augmented training batches, for any backend.
-
-    Reshuffled every epoch (seeded) and `augment(batch, training=True)` (if not None)
-    mapped over the batches in order, one at a time, so the same seed gives the same batches. Keras
-    runs its preprocessing layers inside `tf.data` on every backend; a JAX model trains
-    on them like on arrays (measured: 33x faster than those layers inside a JAX model).
-
-    Example:
-        >>> from zoo.models.cnn import augmentation
-        >>> x = np.ones((10, 8, 8, 1), "float32"); y = np.arange(10)
-        >>> batches = augmented_batches(x, y, augmentation(seed=0), 4, seed=0)
-        >>> [tuple(b[0].shape) for b in batches.as_numpy_iterator()]
-        [(4, 8, 8, 1), (4, 8, 8, 1), (2, 8, 8, 1)]
-    """
-    import tensorflow as tf
-
-    # Layer by layer: each preprocessing layer runs itself on TensorFlow inside tf.data
-    # (a Sequential around them would run on the model's backend).
-    steps = [] if augment is None else list(getattr(augment, "layers", [augment]))
-
-    def apply(images: Any, labels: Any) -> tuple[Any, Any]:
-        for layer in steps:
-            images = layer(images, training=True)
-        return images, labels
-
-    data = tf.data.Dataset.from_tensor_slices((x, y))
-    data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    data = data.batch(batch_size, drop_remainder=drop_remainder)
-    return (data.map(apply) if steps else data).prefetch(tf.data.AUTOTUNE)
 
 
 def _validation_callbacks(cfg: TrainConfig) -> tuple[Any, list[Any]]:
@@ -388,28 +319,30 @@ def _fit(
     from zoo import distribute_jax
 
     distributed = distribute_jax.active()
-    pipeline = False  # batches from a tf.data pipeline of ours, not Keras' array adapter
+    batched = False  # batches from a tf.data pipeline of ours, not Keras' array adapter
     if distributed and plan.y is not None:
         # Several JAX processes: each feeds its slice of every global batch.
         processes, index = distribute_jax.process()
         x = distribute_jax.local_batches(
             plan.x, plan.y, cfg, plan.augment, processes=processes, index=index
         )
-        y, pipeline = None, True
-    elif plan.y is not None and (plan.augment is not None or _own_pipeline(cfg, plan)):
-        x = augmented_batches(plan.x, plan.y, plan.augment, cfg.batch_size, cfg.seed)
-        y, pipeline = None, True
+        y, batched = None, True
+    elif plan.y is not None and (
+        plan.augment is not None or pipeline.own_pipeline(cfg, plan.x, plan.y)
+    ):
+        x = pipeline.augmented_batches(plan.x, plan.y, plan.augment, cfg.batch_size, cfg.seed)
+        y, batched = None, True
     validation: Any = plan.validation_data
-    if validation is not None and pipeline and not distributed:
-        validation = _batches(validation, cfg.batch_size)
+    if validation is not None and batched and not distributed:
+        validation = pipeline.in_order(validation, cfg.batch_size)
     try:
         plan.net.fit(
             x,
             y,
             validation_data=validation,
             epochs=cfg.epochs,
-            batch_size=None if pipeline else cfg.batch_size,  # a pipeline has its batches
-            shuffle=not pipeline,  # the pipeline shuffles itself
+            batch_size=None if batched else cfg.batch_size,  # a pipeline has its batches
+            shuffle=not batched,  # the pipeline shuffles itself
             callbacks=callbacks,
             verbose=verbose,
         )
@@ -419,31 +352,6 @@ def _fit(
     if distributed:
         distribute_jax.gather(plan.net)  # evaluate and save here, as one process would
     return history.as_dict()
-
-
-def _own_pipeline(cfg: TrainConfig, plan: FitPlan) -> bool:
-    # Arrays go through our own tf.data pipeline (`augmented_batches`, shuffle and batch):
-    # Keras' array adapter builds a new index-gathering pipeline for every epoch's iterator,
-    # ~17 ms each for the training and again for the validation split here, against 0.5 ms
-    # for a plain one; over the quick zoo's ~300 epochs that was ~10 s of its ~90. Not
-    # under a tf.distribute strategy, whose sharding of the input stays Keras' own. On JAX
-    # the adapter slices the NumPy arrays itself, without tf.data: measured 1.05x (gru-
-    # digits) to 1.4-2.7x (lstm-digits, mlp-cancer) faster than this pipeline there.
-    if cfg.strategy != "default" or not all(isinstance(a, np.ndarray) for a in (plan.x, plan.y)):
-        return False
-    if backend.name() != "tensorflow":
-        return False
-    import tensorflow as tf
-
-    return not tf.distribute.has_strategy()
-
-
-def _batches(split: tuple[np.ndarray, np.ndarray], batch_size: int) -> Any:
-    # The validation split in order, as batches of `batch_size` (Keras' default
-    # validation_batch_size), through the same cheap per-epoch iterator.
-    import tensorflow as tf
-
-    return tf.data.Dataset.from_tensor_slices(split).batch(batch_size)
 
 
 # --- evaluate and store ---------------------------------------------------------------
