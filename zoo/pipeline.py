@@ -140,8 +140,8 @@ def augmented_batches(
 
 
 def in_order(split: tuple[np.ndarray, np.ndarray], batch_size: int) -> Any:
-    """The validation split in order, as batches of `batch_size` (Keras' default
-    validation_batch_size), through the same cheap per-epoch iterator.
+    """The validation split in order, as batches of `batch_size`, through the same cheap
+    per-epoch iterator as the training batches.
 
     Example:
         >>> batches = in_order((np.ones((5, 2)), np.ones(5)), 2)

@@ -75,12 +75,17 @@ def _resume_class() -> type:
             self.stateful = stateful or []
 
         def on_train_begin(self, logs: Any = None) -> None:
+            # Per kind, the file the state names and what was written into it; the
+            # array names of each file.
+            self._written: dict[str, tuple[str, Any]] = {}
+            self._keys: dict[str, list[str]] = {}
             try:
                 state = json.loads((self.folder / _STATE_FILE).read_text())
                 epoch, done = int(state["epoch"]), bool(state["done"])
-                weights, best_file = self.folder / state["weights"], state["best_weights"]
+                weights, best_file = state["weights"], state["best_weights"]
                 rows, saved = list(state["history"]), list(state["callbacks"])
                 records = state.get("records")
+                keys = state.get("keys", {})
             except FileNotFoundError:
                 return
             except (OSError, ValueError, KeyError, TypeError) as err:
@@ -94,24 +99,24 @@ def _resume_class() -> type:
                 own = hasattr(self.model, "d_optimizer")
                 if self.model.optimizer is not None and not self.model.optimizer.built and not own:
                     self.model.optimizer.build(self.model.trainable_variables)
-                if weights.suffix == ".npz":
-                    _load_variables(self.model, weights)
-                else:  # a backup written before the .npz format
-                    self.model.load_weights(weights)
-                best = np.load(self.folder / best_file) if best_file else {}
+                if weights.endswith(".weights.h5"):  # a backup written before the arrays
+                    self.model.load_weights(self.folder / weights)
+                else:
+                    _load_variables(self.model, read_arrays(self.folder, weights, keys))
+                best = read_arrays(self.folder, best_file, keys) if best_file else {}
                 for i, (cb, values) in enumerate(zip(self.others, saved, strict=True)):
                     for key, value in values.items():
                         setattr(cb, key, value)
-                    arrays = [best[f"{i}_{j}"] for j in range(len(best)) if f"{i}_{j}" in best]
-                    if arrays:
-                        cb.best_weights = arrays
+                    mine = [best[f"{i}_{j}"] for j in range(len(best)) if f"{i}_{j}" in best]
+                    if mine:
+                        cb.best_weights = mine
                 if records:
-                    with np.load(self.folder / records, allow_pickle=False) as z:
-                        for i, cb in enumerate(self.stateful):
-                            prefix = f"{i}_"
-                            cb.restore_arrays(
-                                {k[len(prefix) :]: z[k] for k in z.files if k.startswith(prefix)}
-                            )
+                    kept = read_arrays(self.folder, records, keys)
+                    for i, cb in enumerate(self.stateful):
+                        prefix = f"{i}_"
+                        cb.restore_arrays(
+                            {k[len(prefix) :]: v for k, v in kept.items() if k.startswith(prefix)}
+                        )
             except (OSError, ValueError, KeyError, TypeError) as err:
                 from zoo.training import TrainingError  # (training imports this module)
 
@@ -119,20 +124,37 @@ def _resume_class() -> type:
                     f"cannot resume {self.name} from the backup in {self.folder} ({err}); "
                     "train with --fresh (fresh=True) to start over"
                 ) from None
+            # The files the state names stay whole: the next epoch writes the other slots.
+            for kind, name in (("weights", weights), ("best", best_file), ("records", records)):
+                if name:
+                    self._written[kind] = (name, None)
+            self._keys.update(keys)
             self.history.rows = rows
             self.history.write_csv()  # the new staging folder has no CSV yet
             # Read by Model.fit after on_train_begin (as BackupAndRestore does); a run
             # that had finished (or stopped early) trains no further epoch.
             self.model._initial_epoch = self.params["epochs"] if done else epoch
 
+        def _write(self, kind: str, arrays: dict[str, np.ndarray], same_as: Any = None) -> str:
+            # Each kind alternates between two slot files, overwritten in place: the one
+            # the current state names stays whole while the other is rewritten, and a
+            # slot's pages are reused (5 MB of gru-digits: ~1 ms instead of ~6 ms for a
+            # new file per epoch). `same_as`: what the arrays are taken from; when it is
+            # what the last write of this kind took, that file is still right (early
+            # stopping's best weights change only at an improvement).
+            last = self._written.get(kind)
+            if last is not None and _same(last[1], same_as):
+                return last[0]
+            slot = _slots(kind)[last is not None and last[0] == _slots(kind)[0]]
+            _write_arrays(self.folder / slot, arrays)
+            self._keys[slot] = list(arrays)
+            self._written[kind] = (slot, same_as)
+            return slot
+
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             self.folder.mkdir(parents=True, exist_ok=True)
             done = epoch + 1 >= self.params["epochs"] or bool(self.model.stop_training)
-            weights = f"epoch-{epoch + 1}.weights.npz"
-            with open(self.folder / weights, "wb") as f:
-                np.savez(f, **_variables(self.model))  # type: ignore[arg-type]
-                f.flush()
-                os.fsync(f.fileno())
+            weights = self._write("weights", _variables(self.model))
             best: dict[str, np.ndarray] = {}
             states = []
             for i, cb in enumerate(self.others):
@@ -141,29 +163,24 @@ def _resume_class() -> type:
                 )
                 for j, array in enumerate(getattr(cb, "best_weights", None) or []):
                     best[f"{i}_{j}"] = np.asarray(array)
-            best_file = f"epoch-{epoch + 1}.best.npz" if best else None
-            if best_file:
-                with open(self.folder / best_file, "wb") as f:
-                    np.savez(f, **best)  # type: ignore[arg-type]
-                    f.flush()
-                    os.fsync(f.fileno())
-            records = f"epoch-{epoch + 1}.records.npz" if self.stateful else None
-            if records:
+            owners = tuple(getattr(cb, "best_weights", None) for cb in self.others)
+            best_file = self._write("best", best, same_as=owners) if best else None
+            records = None
+            if self.stateful:
                 arrays = {
                     f"{i}_{key}": np.asarray(value)
                     for i, cb in enumerate(self.stateful)
                     for key, value in cb.backup_arrays().items()
                 }
-                with open(self.folder / records, "wb") as f:
-                    np.savez(f, **arrays)  # type: ignore[arg-type]
-                    f.flush()
-                    os.fsync(f.fileno())
+                records = self._write("records", arrays)
+            named = [f for f in (weights, best_file, records) if f]
             state = {
                 "epoch": epoch + 1,
                 "done": done,
                 "weights": weights,
                 "best_weights": best_file,
                 "records": records,
+                "keys": {f: self._keys[f] for f in named},
                 "history": self.history.rows,
                 "callbacks": states,
             }
@@ -174,11 +191,61 @@ def _resume_class() -> type:
                 os.fsync(f.fileno())
             os.replace(tmp, self.folder / _STATE_FILE)
             _fsync(self.folder)
-            for old in self.folder.glob("epoch-*"):
-                if old.name not in (weights, best_file, records):
-                    old.unlink(missing_ok=True)
+            for old in self.folder.glob("epoch-*"):  # files of a backup in the former format
+                old.unlink(missing_ok=True)
 
     return Resume
+
+
+def _same(a: Any, b: Any) -> bool:
+    # The same objects, one by one (early stopping replaces its list at an improvement).
+    return (
+        a is not None
+        and b is not None
+        and len(a) == len(b)
+        and all(x is y for x, y in zip(a, b, strict=True))
+    )
+
+
+@functools.cache
+def _slots(kind: str) -> tuple[str, str]:
+    return (f"{kind}-a.npy", f"{kind}-b.npy")
+
+
+def _write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Arrays as consecutive `.npy` records, overwriting `path` in place, on disk before
+    the state that names the file is replaced (an OS crash leaves the previous state)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    with os.fdopen(fd, "wb") as f:
+        for array in arrays.values():
+            np.lib.format.write_array(f, np.asarray(array), allow_pickle=False)
+        f.truncate()
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_arrays(folder: Path, name: str, keys: dict[str, list[str]]) -> dict[str, np.ndarray]:
+    """The arrays a backup's state names: `name` in `folder`, its array names in `keys`.
+
+    Reads a slot written by `_write_arrays` (the names in order) or a backup of the
+    former `.npz` format; a ValueError when the file holds more or fewer arrays.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _write_arrays(folder / "w.npy", {"w0": np.ones(2), "w1": np.zeros((1, 3))})
+        >>> {k: v.shape for k, v in read_arrays(folder, "w.npy", {"w.npy": ["w0", "w1"]}).items()}
+        {'w0': (2,), 'w1': (1, 3)}
+    """
+    path = folder / name
+    if name.endswith(".npz"):
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    with open(path, "rb") as f:
+        arrays = {key: np.lib.format.read_array(f, allow_pickle=False) for key in keys[name]}
+        if f.read(1):
+            raise ValueError(f"{name} holds more arrays than the backup's state names")
+    return arrays
 
 
 def _optimizers(model: Any) -> list[Any]:
@@ -210,17 +277,21 @@ def _variables(model: Any) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _load_variables(model: Any, path: Path) -> None:
+def _load_variables(model: Any, saved: dict[str, np.ndarray]) -> None:
     """Restore what `_variables` saved (its optimizers already built); a KeyError or
-    ValueError when the file does not match the model."""
-    with np.load(path, allow_pickle=False) as saved:
-        weights = [saved[f"w{i}"] for i in range(len(model.weights))]
-        if any(k.startswith("w") and int(k[1:]) >= len(weights) for k in saved.files):
-            raise ValueError(f"{path.name} holds more weights than the model has")
-        model.set_weights(weights)
-        for k, optimizer in enumerate(_optimizers(model)):
-            for i, variable in enumerate(optimizer.variables):
-                variable.assign(saved[f"o{k}_{i}"])
+    ValueError when the arrays do not match the model."""
+    weights = [saved[f"w{i}"] for i in range(len(model.weights))]
+    if any(k.startswith("w") and int(k[1:]) >= len(weights) for k in saved):
+        raise ValueError("the backup holds more weights than the model has")
+    # Read every array before assigning any: a mismatch leaves the model untouched.
+    optimizers = [
+        [saved[f"o{k}_{i}"] for i in range(len(optimizer.variables))]
+        for k, optimizer in enumerate(_optimizers(model))
+    ]
+    model.set_weights(weights)
+    for optimizer, values in zip(_optimizers(model), optimizers, strict=True):
+        for variable, value in zip(optimizer.variables, values, strict=True):
+            variable.assign(value)
 
 
 def _plain(value: Any) -> Any:

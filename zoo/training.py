@@ -42,7 +42,7 @@ from zoo.errors import ConfigError, ZooError
 from zoo.registry import fit_planner, get_spec
 from zoo.resume import _resume_class, resume_dir
 from zoo.store import Store, write_json
-from zoo.trained import TrainedModel, dataset_for
+from zoo.trained import PREDICT_BATCH, TrainedModel, dataset_for
 from zoo.transfer import init_from
 
 log = logging.getLogger("zoo")
@@ -333,8 +333,16 @@ def _fit(
         x = pipeline.augmented_batches(plan.x, plan.y, plan.augment, cfg.batch_size, cfg.seed)
         y, batched = None, True
     validation: Any = plan.validation_data
-    if validation is not None and batched and not distributed:
-        validation = pipeline.in_order(validation, cfg.batch_size)
+    # Validation only runs forward, so it takes the batch the test split is predicted
+    # with after every training (no more memory than that needs) instead of Keras'
+    # default, the training batch: fewer, larger steps, the same samples and losses
+    # (gru-digits on JAX: about a fifth less time per epoch; see the README's Backends).
+    # On JAX, Keras advances dropout's seed in evaluation steps too, so a model with
+    # dropout draws other (equally seeded) masks than at the training batch size.
+    # Several JAX processes keep Keras' default: each evaluates its own slice.
+    validation_batch = None if distributed else max(cfg.batch_size, PREDICT_BATCH)
+    if validation is not None and batched and validation_batch is not None:
+        validation = pipeline.in_order(validation, validation_batch)
     try:
         plan.net.fit(
             x,
@@ -342,6 +350,7 @@ def _fit(
             validation_data=validation,
             epochs=cfg.epochs,
             batch_size=None if batched else cfg.batch_size,  # a pipeline has its batches
+            validation_batch_size=None if batched else validation_batch,
             shuffle=not batched,  # the pipeline shuffles itself
             callbacks=callbacks,
             verbose=verbose,
@@ -442,7 +451,7 @@ def test_metrics(model: Any, data: Dataset, task: str) -> dict[str, Any]:
         >>> 0 <= test_metrics(m.model, m.dataset(), m.task)["accuracy"] <= 1
         True
     """
-    raw = np.asarray(model.predict(data.x_test, batch_size=1024, verbose=0))
+    raw = np.asarray(model.predict(data.x_test, batch_size=PREDICT_BATCH, verbose=0))
     if task == "classification":
         return evaluation.classification_metrics(data.y_test, raw, data.class_names or ())
     y_true = data.to_units(data.y_test.ravel())

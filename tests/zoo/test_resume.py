@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from zoo.config import TrainConfig
+from zoo.resume import read_arrays
 from zoo.store import Store
 from zoo.training import resume_dir
 
@@ -173,8 +174,7 @@ def test_an_interrupted_gan_resumes_with_its_samples_and_distances(
         train("gan-digits", store=tmp_path, config=cfg, progress=interrupt)
     state = json.loads((backup / "state.json").read_text())
     assert state["epoch"] == 2 and Store(tmp_path).versions("gan-digits") == []
-    with np.load(backup / state["records"]) as z:
-        fid_before = z["0_fid"].tolist()  # untrained, epoch 1, epoch 2
+    fid_before = read_arrays(backup, state["records"], state["keys"])["0_fid"].tolist()
     assert len(fid_before) == 3
 
     epochs: list[int] = []
@@ -187,4 +187,57 @@ def test_an_interrupted_gan_resumes_with_its_samples_and_distances(
     assert len(run.metrics["fid_by_epoch"]) == 5
     with np.load(run.path / "samples.npz") as z:
         assert len(z["samples"]) == 5  # a sample grid before training and after each epoch
+    assert not backup.exists()
+
+
+# Adam at 0.3 on 80 samples jumps past the minimum after the first epoch, never to improve
+# again here; at 1e-3 the validation loss falls at every one of the first 6 epochs.
+@pytest.mark.parametrize("learning_rate, improves", [(0.3, False), (1e-3, True)])
+def test_the_backup_alternates_two_slots_and_keeps_unchanged_best_weights(
+    tmp_path: Path, learning_rate: float, improves: bool
+) -> None:
+    # Each epoch overwrites the slot the state does not name; early stopping's best
+    # weights are written again only at an improvement. A damaged unnamed slot (what a
+    # kill during its write leaves) does not matter to the resume.
+    from zoo.training import train
+
+    cfg = TrainConfig.for_model(
+        "mlp-cancer",
+        epochs=8,
+        early_stopping=20,
+        max_train_samples=80,
+        learning_rate=learning_rate,
+    )
+    backup = resume_dir(Store(tmp_path), cfg)
+    states: list[dict] = []
+    written: list[int] = []  # when the named best file was last written
+
+    def watch(epoch: int, epochs: int, logs: dict) -> None:
+        states.append(json.loads((backup / "state.json").read_text()))
+        written.append((backup / states[-1]["best_weights"]).stat().st_mtime_ns)
+        if epoch == 6:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train("mlp-cancer", store=tmp_path, config=cfg, progress=watch)
+    assert [s["weights"] for s in states] == ["weights-a.npy", "weights-b.npy"] * 3
+    best_epochs = [s["callbacks"][0]["best_epoch"] for s in states]
+    assert best_epochs == (list(range(6)) if improves else [0] * 6)
+    best_files = [s["best_weights"] for s in states]
+    assert best_files == (["best-a.npy", "best-b.npy"] * 3 if improves else ["best-a.npy"] * 6)
+    assert len(set(written)) == (6 if improves else 1)  # never rewritten unchanged
+    assert sorted(p.name for p in backup.iterdir()) == sorted(
+        {"state.json", "weights-a.npy", "weights-b.npy", *best_files}
+    )
+    named = states[-1]
+    weights = read_arrays(backup, named["weights"], named["keys"])
+    assert list(weights) == named["keys"][named["weights"]] and "o0_0" in weights
+    other = next(f for f in ("weights-a.npy", "weights-b.npy") if f != named["weights"])
+    (backup / other).write_bytes(b"half written")
+
+    epochs: list[int] = []
+    run = train(
+        "mlp-cancer", store=tmp_path, config=cfg, progress=lambda e, n, logs: epochs.append(e)
+    )
+    assert epochs == [7, 8] and len(run.history["loss"]) == 8
     assert not backup.exists()

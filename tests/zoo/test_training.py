@@ -104,3 +104,25 @@ def test_same_seed_same_result_with_augmentation(tmp_path):
     np.testing.assert_allclose(a.history["loss"], b.history["loss"], rtol=1e-5)
     c = zoo.train("cnn-digits", store=tmp_path, epochs=2, seed=4, **TINY_AUGMENTED_CNN)
     assert not np.allclose(a.history["loss"], c.history["loss"], rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "name, options",
+    [("mlp-cancer", {"max_train_samples": 120}), ("cnn-digits", TINY_AUGMENTED_CNN)],
+)
+def test_validation_in_prediction_sized_batches_gives_the_same_losses(
+    tmp_path, monkeypatch, name, options
+):
+    # The validation split runs in batches of PREDICT_BATCH (one step here) instead of the
+    # training batch: the same samples, so the same losses up to float rounding, and the
+    # training itself untouched (TensorFlow: evaluation draws no random numbers). Both
+    # paths: Keras' array adapter (the MLP) and the zoo's tf.data pipeline (the CNN).
+    from zoo import training
+
+    big, small = (
+        zoo.train(name, store=tmp_path / str(batch), epochs=2, seed=1, **options)
+        for batch in (training.PREDICT_BATCH, 8)  # 8: smaller than any training batch here
+        if monkeypatch.setattr(training, "PREDICT_BATCH", batch) is None
+    )
+    np.testing.assert_allclose(big.history["loss"], small.history["loss"], rtol=1e-6)
+    np.testing.assert_allclose(big.history["val_loss"], small.history["val_loss"], rtol=1e-5)
