@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 # TensorFlow's import is not safe to run in two threads at once: its modules import each
@@ -75,7 +76,43 @@ def keras() -> Any:
                 tf.config.list_physical_devices("GPU")  # CUDA's probe logs on first use
                 # Retracing notices fire whenever a new small model predicts; not actionable.
                 tf.get_logger().setLevel("ERROR")
+        if _backend() == "jax":
+            _jax_compilation_cache()
         import keras as _keras
 
         _imported = True
     return _keras
+
+
+def jax_cache_dir(env: Mapping[str, str] = os.environ) -> str:
+    """Where JAX keeps the zoo's compiled programs: `$JAX_COMPILATION_CACHE_DIR` when set
+    ("" turns the cache off), else `$XDG_CACHE_HOME/keras-zoo/jax` (~/.cache/...).
+
+    Example:
+        >>> jax_cache_dir({"XDG_CACHE_HOME": "/tmp/cache"})
+        '/tmp/cache/keras-zoo/jax'
+        >>> jax_cache_dir({"JAX_COMPILATION_CACHE_DIR": ""})
+        ''
+    """
+    if "JAX_COMPILATION_CACHE_DIR" in env:
+        return env["JAX_COMPILATION_CACHE_DIR"]
+    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "keras-zoo", "jax")
+
+
+def _jax_compilation_cache() -> None:
+    # XLA compiles a recurrent model's train step in 3-5 s on this CPU, every process,
+    # every training: JAX's persistent cache keeps the compiled programs on disk, so a
+    # training of an architecture trained before (a retrain, the next sweep trial, the
+    # dashboard's next training) loads them instead. The cache is code that runs: it
+    # lives in the user's own cache folder, never in a store that others may write.
+    folder = jax_cache_dir()
+    if not folder:
+        return
+    import jax
+
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return  # an unwritable home: compile every time, as without the cache
+    jax.config.update("jax_compilation_cache_dir", folder)

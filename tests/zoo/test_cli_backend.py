@@ -87,3 +87,21 @@ def test_a_bad_backend_setting_is_one_line(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "backend 'theano' is not one of auto" in err
     assert Store(tmp_path).versions("gru-digits") == []
+
+
+def test_jax_trainings_keep_compiled_programs_in_the_users_cache(tmp_path: Path) -> None:
+    # The second training of the same architecture compiles nothing new: every program
+    # it runs comes from the cache the first one wrote (a key that changed from run to
+    # run would add entries). The cache is in the user's cache folder, not the store.
+    # (JAX_COMPILATION_CACHE_DIR="" turning it off: zoo._tf.jax_cache_dir's example.)
+    cache = tmp_path / "xdg"
+    env = {
+        "XDG_CACHE_HOME": str(cache),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",  # cache even quick compiles
+    }
+    _zoo(tmp_path / "store", "gru-digits", "--backend", "jax", *TINY, **env)
+    first = set(os.listdir(cache / "keras-zoo" / "jax"))
+    assert len(first) >= 2  # at least the train and the test step
+    _zoo(tmp_path / "store", "gru-digits", "--backend", "jax", "--fresh", *TINY, **env)
+    assert set(os.listdir(cache / "keras-zoo" / "jax")) == first
+    assert not any((tmp_path / "store").rglob("*jax*"))
