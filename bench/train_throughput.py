@@ -20,7 +20,7 @@ run to run). Writes
 bench/results/train_throughput.json with samples/s per backend and the ratio
 "zoo.train on the default backend / fastest plain fit of any backend".
 
-    python bench/train_throughput.py [--epochs 6] [--rounds 3]
+    python bench/train_throughput.py [--epochs 6] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -257,8 +257,9 @@ def summarize(per_backend: dict) -> dict:
                 zoo_default / rows[fastest_any]["plain"]["samples_per_s"], 3
             ),
             "fastest_zoo_train": max(BACKENDS, key=lambda b: rows[b]["zoo_train"]["samples_per_s"]),
-            # Round by round (the plain fits and zoo.train of one round ran back to back):
-            # zoo.train on the auto backend over that round's fastest plain fit.
+            # Round by round: zoo.train on the auto backend over the fastest plain fit of
+            # the same round number (back to back on the auto backend; the other backend's
+            # round ran in its own process, earlier or later).
             "ratio_zoo_auto_over_fastest_plain_any_per_round": _per_round(rows, auto),
         }
     for name in OTHERS:
@@ -275,7 +276,7 @@ def summarize(per_backend: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--summarize", action="store_true", help="recompute the summary of the results file"

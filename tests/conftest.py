@@ -18,6 +18,17 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # child processes included: `zoo train`'s auto choice per family is tested on purpose
 # (tests/zoo/test_cli_backend.py), not by every CLI test.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# JAX trainings of the suite (and their child processes) keep their compiled programs in
+# a folder of this run, not in the user's ~/.cache (tests/zoo/test_cli_backend.py tests
+# the default location with a cache folder of its own).
+# (xdist's workers inherit the controller's folder; the process that made it removes it.)
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="zoo-tests-jax-cache-")
+    atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], True)
 
 
 @pytest.fixture(autouse=True)

@@ -100,19 +100,29 @@ def jax_cache_dir(env: Mapping[str, str] = os.environ) -> str:
     return os.path.join(base, "keras-zoo", "jax")
 
 
+# The compilation cache's bound: least recently used programs go first (a gru-digits
+# train step is ~180 KB, so this keeps thousands).
+JAX_CACHE_BYTES = 1 << 30
+
+
 def _jax_compilation_cache() -> None:
     # XLA compiles a recurrent model's train step in 3-5 s on this CPU, every process,
     # every training: JAX's persistent cache keeps the compiled programs on disk, so a
     # training of an architecture trained before (a retrain, the next sweep trial, the
     # dashboard's next training) loads them instead. The cache is code that runs: it
     # lives in the user's own cache folder, never in a store that others may write.
+    if "JAX_COMPILATION_CACHE_DIR" in os.environ:
+        return  # the user's own setting, which JAX reads itself ("" keeps it off)
     folder = jax_cache_dir()
-    if not folder:
-        return
+    if not os.path.isabs(folder):
+        return  # no home folder to put it in: compile every time, as without the cache
     import jax
 
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError:
-        return  # an unwritable home: compile every time, as without the cache
+        return  # an unwritable home: the same
     jax.config.update("jax_compilation_cache_dir", folder)
+    # A bound also makes JAX lock the folder while it reads or writes an entry, so two
+    # trainings at once (the dashboard's) never read each other's half-written entry.
+    jax.config.update("jax_compilation_cache_max_size", JAX_CACHE_BYTES)

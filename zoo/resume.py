@@ -55,8 +55,9 @@ _STATE_FILE = "state.json"
 def _resume_class() -> type:
     # Like keras.callbacks.BackupAndRestore (model and optimizer weights, epoch), plus
     # the history and the other callbacks' state, and written so that `kill -9` at any
-    # moment leaves the previous backup or the new one, never a mix: each epoch's files
-    # get new names, and `state.json`, which names them, is replaced atomically last.
+    # moment leaves the previous backup or the new one, never a mix: each epoch writes
+    # the slot files the current `state.json` does not name, and `state.json`, which
+    # names them, is replaced atomically last.
     callback: Any = _keras().callbacks.Callback
 
     class Resume(callback):
@@ -283,7 +284,7 @@ def _load_variables(model: Any, saved: dict[str, np.ndarray]) -> None:
     weights = [saved[f"w{i}"] for i in range(len(model.weights))]
     if any(k.startswith("w") and int(k[1:]) >= len(weights) for k in saved):
         raise ValueError("the backup holds more weights than the model has")
-    # Read every array before assigning any: a mismatch leaves the model untouched.
+    # Read every array before assigning any: a missing one leaves the model untouched.
     optimizers = [
         [saved[f"o{k}_{i}"] for i in range(len(optimizer.variables))]
         for k, optimizer in enumerate(_optimizers(model))

@@ -339,7 +339,7 @@ def _fit(
     # (gru-digits on JAX: about a fifth less time per epoch; see the README's Backends).
     # On JAX, Keras advances dropout's seed in evaluation steps too, so a model with
     # dropout draws other (equally seeded) masks than at the training batch size.
-    # Several JAX processes keep Keras' default: each evaluates its own slice.
+    # Several JAX processes keep Keras' default (their distribution is set up for it).
     validation_batch = None if distributed else max(cfg.batch_size, PREDICT_BATCH)
     if validation is not None and batched and validation_batch is not None:
         validation = pipeline.in_order(validation, validation_batch)

@@ -32,7 +32,8 @@ def _trained_on(store: Path, name: str) -> list[str]:
 
 
 def _zoo(store: Path, *args: str, **env: str) -> str:
-    clean = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", backend.SETTING)}
+    mine = ("KERAS_BACKEND", backend.SETTING, "JAX_COMPILATION_CACHE_DIR")
+    clean = {k: v for k, v in os.environ.items() if k not in mine}
     out = subprocess.run(
         [sys.executable, "-c", CODE, "--store", str(store), "train", *args],
         capture_output=True,
