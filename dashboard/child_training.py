@@ -282,14 +282,17 @@ def _drop_backup(name: str, store: str, config: TrainConfig | None, quick: bool)
     import contextlib
     import shutil
 
-    from zoo.resume import resume_dir
+    from zoo.resume import claim, resume_dir
     from zoo.store import Store
 
     backup = resume_dir(Store(store), config or TrainConfig.for_model(name, quick=quick))
-    if backup is not None:
+    lock = claim(backup)
+    if lock is None:
+        return  # another live training of the same config owns that backup now
+    with lock:
         shutil.rmtree(backup, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            backup.parent.rmdir()  # only once no other run's backup is there
+    with contextlib.suppress(OSError):
+        backup.parent.rmdir()  # only once no other run's backup is there
 
 
 def _plain(value: Any) -> Any:

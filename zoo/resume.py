@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,53 @@ def resume_dir(store: Store, cfg: TrainConfig) -> Path:
 
 
 RESUME_FOLDER = ".resume"
+_LOCK_FILE = ".lock"
+
+
+def claim(folder: Path) -> Any:
+    """Take the backup folder `folder` for this process: an open lock file, or None when
+    another live process training the same config into the same store holds it.
+
+    Two such trainings would write one backup, each overwriting the slot the other's
+    state names; the second one trains without a backup instead. The lock is the
+    kernel's (`flock`): it ends with its process, `kill -9` included. Close the returned
+    file to release it. Where `fcntl` is missing (Windows) nothing is locked.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp()) / "mlp-cancer-0123"
+        >>> mine = claim(folder)
+        >>> mine is not None, (folder / ".lock").exists()
+        (True, True)
+        >>> mine.close()
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        return open(os.devnull)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = open(folder / _LOCK_FILE, "a")
+    except OSError:
+        # A store that cannot be written: the training's own first write says so, in
+        # one line (zoo.store); there is nothing to lock.
+        return open(os.devnull)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return None
+    return lock
+
+
+def drop_backup(folder: Path) -> None:
+    """Remove what a backup folder holds but its lock (`fresh=True`: start over)."""
+    for path in folder.iterdir() if folder.is_dir() else []:
+        if path.name != _LOCK_FILE:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
 
 _CALLBACK_STATE = ("wait", "best", "best_epoch", "stopped_epoch", "cooldown_counter")

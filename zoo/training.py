@@ -40,7 +40,7 @@ from zoo.config import TrainConfig
 from zoo.data import Dataset, dataset_info
 from zoo.errors import ConfigError, ZooError
 from zoo.registry import fit_planner, get_spec
-from zoo.resume import _resume_class, resume_dir
+from zoo.resume import _resume_class, claim, drop_backup, resume_dir
 from zoo.store import Store, write_json
 from zoo.trained import PREDICT_BATCH, TrainedModel, dataset_for
 from zoo.transfer import init_from
@@ -121,9 +121,37 @@ def train(
     store = store if isinstance(store, Store) else Store(store)
     spec = get_spec(name)
     data = dataset_for(cfg, spec.dataset)
-    backup = resume_dir(store, cfg)
-    if backup is not None and fresh:
-        shutil.rmtree(backup, ignore_errors=True)
+    mine = resume_dir(store, cfg)
+    lock = claim(mine)
+    backup: Path | None = mine
+    if lock is None:
+        log.warning(
+            "another process is training %s with the same config into %s: this run keeps "
+            "no resume backup (a kill loses it; the other run's backup stays its own)",
+            name,
+            store.root,
+        )
+        backup = None
+    elif fresh:
+        drop_backup(mine)
+    try:
+        return _train_claimed(name, cfg, spec, data, store, progress, verbose, backup)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _train_claimed(
+    name: str,
+    cfg: TrainConfig,
+    spec: Any,
+    data: Dataset,
+    store: Store,
+    progress: ProgressFn | None,
+    verbose: int,
+    backup: Path | None,
+) -> TrainedModel:
+    # `train` once its backup folder is this process's (or it keeps none).
     _keras().utils.set_random_seed(cfg.seed)
     start = time.perf_counter()
     with store.staging(name) as folder:

@@ -227,7 +227,7 @@ def test_the_backup_alternates_two_slots_and_keeps_unchanged_best_weights(
     assert best_files == (["best-a.npy", "best-b.npy"] * 3 if improves else ["best-a.npy"] * 6)
     assert len(set(written)) == (6 if improves else 1)  # never rewritten unchanged
     assert sorted(p.name for p in backup.iterdir()) == sorted(
-        {"state.json", "weights-a.npy", "weights-b.npy", *best_files}
+        {".lock", "state.json", "weights-a.npy", "weights-b.npy", *best_files}
     )
     named = states[-1]
     weights = read_arrays(backup, named["weights"], named["keys"])
@@ -241,3 +241,28 @@ def test_the_backup_alternates_two_slots_and_keeps_unchanged_best_weights(
     )
     assert epochs == [7, 8] and len(run.history["loss"]) == 8
     assert not backup.exists()
+
+
+def test_a_second_training_of_the_same_config_keeps_no_backup(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A live training of the same config into the same store holds the backup folder
+    # (here: this test's claim, as another process's would). Another training of it
+    # trains and stores, and never touches that backup, not even with fresh=True.
+    from zoo.resume import claim
+    from zoo.training import train
+
+    cfg = TrainConfig.for_model("mlp-cancer", epochs=2, max_train_samples=50)
+    folder = resume_dir(Store(tmp_path), cfg)
+    other = claim(folder)
+    assert other is not None and claim(folder) is None  # held: nobody else gets it
+    (folder / "state.json").write_text("the other run's")
+    with caplog.at_level("WARNING", logger="zoo"):
+        run = train("mlp-cancer", store=tmp_path, config=cfg, fresh=True)
+    assert run.version == 1 and len(run.history["loss"]) == 2
+    assert (folder / "state.json").read_text() == "the other run's"
+    assert any("keeps no resume backup" in r.getMessage() for r in caplog.records)
+    other.close()  # that run ended (a killed process's lock ends with it)
+    (folder / "state.json").unlink()
+    run = train("mlp-cancer", store=tmp_path, config=cfg)
+    assert run.version == 2 and not folder.exists()  # backed up, then cleared at its commit
