@@ -85,6 +85,21 @@ def claim(folder: Path) -> Any:
     return lock
 
 
+def release(folder: Path, lock: Any) -> None:
+    """Release `claim`'s lock on `folder`; a folder left holding nothing but its lock (a
+    training that failed before its first epoch's backup) goes too, and `.resume` with
+    it once empty."""
+    try:
+        if folder.is_dir() and [p.name for p in folder.iterdir()] == [_LOCK_FILE]:
+            (folder / _LOCK_FILE).unlink()
+            folder.rmdir()
+            folder.parent.rmdir()  # only once no other run's backup is there
+    except OSError:
+        pass  # another run's backup beside it, or one just claimed: theirs to keep
+    finally:
+        lock.close()
+
+
 def drop_backup(folder: Path) -> None:
     """Remove what a backup folder holds but its lock (`fresh=True`: start over)."""
     for path in folder.iterdir() if folder.is_dir() else []:

@@ -40,7 +40,7 @@ from zoo.config import TrainConfig
 from zoo.data import Dataset, dataset_info
 from zoo.errors import ConfigError, ZooError
 from zoo.registry import fit_planner, get_spec
-from zoo.resume import _resume_class, claim, drop_backup, resume_dir
+from zoo.resume import _resume_class, claim, drop_backup, release, resume_dir
 from zoo.store import Store, write_json
 from zoo.trained import PREDICT_BATCH, TrainedModel, dataset_for
 from zoo.transfer import init_from
@@ -138,7 +138,7 @@ def train(
         return _train_claimed(name, cfg, spec, data, store, progress, verbose, backup)
     finally:
         if lock is not None:
-            lock.close()
+            release(mine, lock)
 
 
 def _train_claimed(

@@ -266,3 +266,17 @@ def test_a_second_training_of_the_same_config_keeps_no_backup(
     (folder / "state.json").unlink()
     run = train("mlp-cancer", store=tmp_path, config=cfg)
     assert run.version == 2 and not folder.exists()  # backed up, then cleared at its commit
+
+
+def test_a_training_that_fails_before_its_first_backup_leaves_no_backup_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zoo import training
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("failed before epoch 1")
+
+    monkeypatch.setattr(training, "_fit", fail)
+    with pytest.raises(RuntimeError, match="before epoch 1"):
+        training.train("mlp-cancer", store=tmp_path, epochs=1, max_train_samples=50)
+    assert not (tmp_path / ".resume").exists()  # the claimed folder held only its lock
