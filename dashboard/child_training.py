@@ -279,10 +279,7 @@ def _child(fd: int) -> int:
 def _drop_backup(name: str, store: str, config: TrainConfig | None, quick: bool) -> None:
     # Cancelled by its owner means nothing stored: no half-trained backup to resume either
     # (a killed server's training, by contrast, keeps its backup and resumes).
-    import contextlib
-    import shutil
-
-    from zoo.resume import claim, resume_dir
+    from zoo.resume import claim, remove, resume_dir
     from zoo.store import Store
 
     backup = resume_dir(Store(store), config or TrainConfig.for_model(name, quick=quick))
@@ -290,9 +287,7 @@ def _drop_backup(name: str, store: str, config: TrainConfig | None, quick: bool)
     if lock is None:
         return  # another live training of the same config owns that backup now
     with lock:
-        shutil.rmtree(backup, ignore_errors=True)
-    with contextlib.suppress(OSError):
-        backup.parent.rmdir()  # only once no other run's backup is there
+        remove(backup)
 
 
 def _plain(value: Any) -> Any:

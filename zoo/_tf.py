@@ -84,18 +84,19 @@ def keras() -> Any:
     return _keras
 
 
-def jax_cache_dir(env: Mapping[str, str] = os.environ) -> str:
-    """Where JAX keeps the zoo's compiled programs: `$JAX_COMPILATION_CACHE_DIR` when set
-    ("" turns the cache off), else `$XDG_CACHE_HOME/keras-zoo/jax` (~/.cache/...).
+def jax_cache_dir(env: Mapping[str, str] = os.environ) -> str | None:
+    """Where the zoo keeps JAX's compiled programs: `$XDG_CACHE_HOME/keras-zoo/jax`
+    (~/.cache/...); None when the user's own `JAX_COMPILATION_CACHE_DIR` is set (JAX then
+    reads it itself; "" keeps the cache off).
 
     Example:
         >>> jax_cache_dir({"XDG_CACHE_HOME": "/tmp/cache"})
         '/tmp/cache/keras-zoo/jax'
-        >>> jax_cache_dir({"JAX_COMPILATION_CACHE_DIR": ""})
-        ''
+        >>> jax_cache_dir({"JAX_COMPILATION_CACHE_DIR": ""}) is None
+        True
     """
     if "JAX_COMPILATION_CACHE_DIR" in env:
-        return env["JAX_COMPILATION_CACHE_DIR"]
+        return None
     base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "keras-zoo", "jax")
 
@@ -111,9 +112,9 @@ def _jax_compilation_cache() -> None:
     # training of an architecture trained before (a retrain, the next sweep trial, the
     # dashboard's next training) loads them instead. The cache is code that runs: it
     # lives in the user's own cache folder, never in a store that others may write.
-    if "JAX_COMPILATION_CACHE_DIR" in os.environ:
-        return  # the user's own setting, which JAX reads itself ("" keeps it off)
     folder = jax_cache_dir()
+    if folder is None:
+        return  # the user's own setting, which JAX reads itself
     if not os.path.isabs(folder):
         return  # no home folder to put it in: compile every time, as without the cache
     import jax

@@ -57,7 +57,8 @@ def name() -> str:
 
 
 def recorded() -> str:
-    """The backend to record in a version's manifest, without importing Keras.
+    """The backend to record in a version's manifest, without importing Keras: the one
+    this process trains on.
 
     The backend of the Keras already imported, else the one `KERAS_BACKEND` names (the
     zoo's default: tensorflow).

@@ -427,7 +427,9 @@ def _cmd_train(args: argparse.Namespace, store: Store) -> int:
     from zoo.training import train
 
     started = time.perf_counter()
-    here = cli_backend.backend_here()
+    from zoo.backend import recorded
+
+    here = recorded()  # the backend this process trains on
     for i, (cfg, wanted_backend) in enumerate(zip(configs, backends, strict=True), 1):
         # "[i/n] " before each line of a run of several (a child keeps its parent's).
         prefix = cli_backend.line_prefix(i, len(configs))

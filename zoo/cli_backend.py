@@ -59,25 +59,13 @@ def backends_for(args: argparse.Namespace, configs: list[Any]) -> list[str]:
     ]
     if "keras" not in sys.modules and wanted:
         os.environ["KERAS_BACKEND"] = wanted[0]
-    elif distributed and wanted and wanted[0] != backend_here():
+    elif distributed and wanted and wanted[0] != backend.recorded():
         # Workers inherit this process's backend: no child can change it for them.
         raise ZooError(
-            f"workers would train on {backend_here()}, not {wanted[0]}: Keras is already "
+            f"workers would train on {backend.recorded()}, not {wanted[0]}: Keras is already "
             f"imported here; run `zoo train` in a fresh process (or set KERAS_BACKEND)"
         )
     return wanted
-
-
-def backend_here() -> str:
-    """The backend this process trains on: Keras' if it is imported, else the one it will take.
-
-    Example:
-        >>> backend_here() in ("tensorflow", "jax")
-        True
-    """
-    from zoo.backend import recorded
-
-    return recorded()
 
 
 def line_prefix(i: int, n: int) -> str:
@@ -107,8 +95,10 @@ def train_in_child(args: argparse.Namespace, name: str, wanted: str, prefix: str
     if args.all:
         argv.append(name)
     argv += ["--backend", wanted]
+    from zoo.backend import recorded
+
     code = "import sys; from zoo.cli import main; sys.exit(main(sys.argv[1:]))"
-    here = backend_here()
+    here = recorded()
     print(f"{prefix}{name} trains on {wanted}; Keras runs on {here} here: in a child", flush=True)
     env = {**os.environ, "KERAS_BACKEND": wanted, PREFIX: prefix}
     rc = subprocess.run([sys.executable, "-c", code, *argv], env=env, check=False).returncode

@@ -8,12 +8,14 @@ reads it when the same config is trained into the same store again.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import logging
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,29 +87,54 @@ def claim(folder: Path) -> Any:
     return lock
 
 
-def release(folder: Path, lock: Any) -> None:
-    """Release `claim`'s lock on `folder`; a folder left holding nothing but its lock (a
-    training that failed before its first epoch's backup) goes too, and `.resume` with
-    it once empty."""
+@contextlib.contextmanager
+def claimed(folder: Path, *, fresh: bool = False) -> Iterator[Path | None]:
+    """The backup folder `folder` as this process's while the block runs, or None (and
+    one warning line) when another live process holds it (`claim`).
+
+    `fresh`: what the folder holds is dropped first (its lock stays). On exit the lock is
+    released; a folder left holding nothing but its lock (a training that failed before
+    its first backup) goes too (`remove`).
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp()) / ".resume" / "mlp-cancer-0123"
+        >>> with claimed(folder) as mine:
+        ...     with claimed(folder) as theirs:  # the same config, trained at once
+        ...         mine == folder, theirs
+        (True, None)
+        >>> folder.parent.exists()  # nothing was backed up: nothing is left
+        False
+    """
+    lock = claim(folder)
+    if lock is None:
+        log.warning(
+            "another process is training the same config into this store (its backup: "
+            "%s): this run keeps no resume backup (a kill loses it; that backup stays theirs)",
+            folder,
+        )
+        yield None
+        return
     try:
-        if folder.is_dir() and [p.name for p in folder.iterdir()] == [_LOCK_FILE]:
-            (folder / _LOCK_FILE).unlink()
-            folder.rmdir()
-            folder.parent.rmdir()  # only once no other run's backup is there
-    except OSError:
-        pass  # another run's backup beside it, or one just claimed: theirs to keep
-    finally:
-        lock.close()
-
-
-def drop_backup(folder: Path) -> None:
-    """Remove what a backup folder holds but its lock (`fresh=True`: start over)."""
-    for path in folder.iterdir() if folder.is_dir() else []:
-        if path.name != _LOCK_FILE:
+        for path in folder.iterdir() if fresh and folder.is_dir() else []:
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
-            else:
+            elif path.name != _LOCK_FILE:
                 path.unlink(missing_ok=True)
+        yield folder
+    finally:
+        try:
+            if folder.is_dir() and [p.name for p in folder.iterdir()] == [_LOCK_FILE]:
+                remove(folder)
+        finally:
+            lock.close()
+
+
+def remove(folder: Path) -> None:
+    """Remove the backup folder `folder`, and `.resume` once no other backup is in it."""
+    shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        folder.parent.rmdir()
 
 
 _CALLBACK_STATE = ("wait", "best", "best_epoch", "stopped_epoch", "cooldown_counter")

@@ -14,11 +14,9 @@ backup is removed once the version is committed.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import math
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,7 +38,7 @@ from zoo.config import TrainConfig
 from zoo.data import Dataset, dataset_info
 from zoo.errors import ConfigError, ZooError
 from zoo.registry import fit_planner, get_spec
-from zoo.resume import _resume_class, claim, drop_backup, release, resume_dir
+from zoo.resume import _resume_class, claimed, remove, resume_dir
 from zoo.store import Store, write_json
 from zoo.trained import PREDICT_BATCH, TrainedModel, dataset_for
 from zoo.transfer import init_from
@@ -121,55 +119,23 @@ def train(
     store = store if isinstance(store, Store) else Store(store)
     spec = get_spec(name)
     data = dataset_for(cfg, spec.dataset)
-    mine = resume_dir(store, cfg)
-    lock = claim(mine)
-    backup: Path | None = mine
-    if lock is None:
-        log.warning(
-            "another process is training %s with the same config into %s: this run keeps "
-            "no resume backup (a kill loses it; the other run's backup stays its own)",
-            name,
-            store.root,
-        )
-        backup = None
-    elif fresh:
-        drop_backup(mine)
-    try:
-        return _train_claimed(name, cfg, spec, data, store, progress, verbose, backup)
-    finally:
-        if lock is not None:
-            release(mine, lock)
-
-
-def _train_claimed(
-    name: str,
-    cfg: TrainConfig,
-    spec: Any,
-    data: Dataset,
-    store: Store,
-    progress: ProgressFn | None,
-    verbose: int,
-    backup: Path | None,
-) -> TrainedModel:
-    # `train` once its backup folder is this process's (or it keeps none).
-    _keras().utils.set_random_seed(cfg.seed)
-    start = time.perf_counter()
-    with store.staging(name) as folder:
-        with backend.strategy_scope(cfg.strategy):
-            plan = fit_planner(spec.task)(cfg, data, store)
-        history = _fit(name, plan, cfg, folder, progress, verbose, backup)
-        seconds = time.perf_counter() - start
-        try:
-            version, metrics = _evaluate_and_store(
-                name, cfg, data, plan, history, seconds, store, folder
-            )
-        finally:
-            # Committed (the folder was renamed away), also as a failed version: nothing
-            # is left to resume. Failing before the commit keeps the backup.
-            if backup is not None and not folder.exists():
-                shutil.rmtree(backup, ignore_errors=True)
-                with contextlib.suppress(OSError):
-                    backup.parent.rmdir()  # only once no other run's backup is there
+    with claimed(resume_dir(store, cfg), fresh=fresh) as backup:
+        _keras().utils.set_random_seed(cfg.seed)
+        start = time.perf_counter()
+        with store.staging(name) as folder:
+            with backend.strategy_scope(cfg.strategy):
+                plan = fit_planner(spec.task)(cfg, data, store)
+            history = _fit(name, plan, cfg, folder, progress, verbose, backup)
+            seconds = time.perf_counter() - start
+            try:
+                version, metrics = _evaluate_and_store(
+                    name, cfg, data, plan, history, seconds, store, folder
+                )
+            finally:
+                # Committed (the folder was renamed away), also as a failed version:
+                # nothing is left to resume. Failing before the commit keeps the backup.
+                if backup is not None and not folder.exists():
+                    remove(backup)
     log.info("stored %s@%d in %s", name, version, store.root)
     # Only with MLFLOW_TRACKING_URI set; never raises (zoo.tracking).
     tracking.log_mlflow(store.path(name, version), cfg, history, metrics, ref=f"{name}@{version}")

@@ -94,7 +94,8 @@ def test_jax_trainings_keep_compiled_programs_in_the_users_cache(tmp_path: Path)
     # The second training of the same architecture compiles nothing new: every program
     # it runs comes from the cache the first one wrote (a key that changed from run to
     # run would add entries). The cache is in the user's cache folder, not the store.
-    # (JAX_COMPILATION_CACHE_DIR="" turning it off: zoo._tf.jax_cache_dir's example.)
+    # (A JAX_COMPILATION_CACHE_DIR of the user's, "" included, is left to JAX itself:
+    # zoo._tf.jax_cache_dir's example.)
     cache = tmp_path / "xdg"
     env = {
         "XDG_CACHE_HOME": str(cache),
