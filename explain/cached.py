@@ -39,7 +39,7 @@ from .targets import (
 if TYPE_CHECKING:  # pragma: no cover
     import shap
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3  # 3: layerwise explains path segments (other values than 2)
 
 
 # --------------------------------------------------------------------------- disk cache

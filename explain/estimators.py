@@ -9,8 +9,11 @@ Four estimators sit behind one call, :func:`explain.explain`:
     Jacobian only inside smooth blocks (softmax, unknown layers), refined until the
     measured additivity error is within tolerance. Exactly additive on every zoo model —
     CNNs, MLPs, the GAN's discriminator and the recurrent models, where shap's
-    DeepExplainer cannot run at all. One compiled function over a batch, on TensorFlow
-    or JAX (:mod:`zoo.backend`); no global state touched.
+    DeepExplainer cannot run at all. Every reference's path is walked in a few
+    segments (``nsamples``; default :data:`SEGMENTS`, :data:`RECURRENT_SEGMENTS` for
+    recurrent models), each exactly additive, so the result approaches expected
+    gradients' path integral. One compiled function over a batch, on TensorFlow or JAX
+    (:mod:`zoo.backend`); no global state touched.
 ``"expected_gradients"`` (ours; the fallback for graphs ``layerwise`` cannot walk)
     Expected gradients over the whole background with adaptive Simpson integration of
     every reference's path, refined where each segment's exact error is large
@@ -69,6 +72,15 @@ from .targets import (
 METHODS: tuple[str, ...] = ("auto", "layerwise", "expected_gradients", "deep", "gradient")
 DEFAULT_NSAMPLES = 200  # shap.GradientExplainer's samples per input
 DEFAULT_EG_NSAMPLES = 4000  # expected gradients: gradient evaluations per input, at most
+# layerwise: segments of every reference's path (one exact rule pass each). One segment is
+# DeepLIFT's single step; more approach expected gradients' path integral, the closest to
+# the true Shapley values measured here, while every count stays exactly additive. On
+# cnn-digits 4 segments agree with shap.GradientExplainer at 2,000 samples (Spearman 0.93)
+# better than two such runs agree with each other (0.91), at 73 ms per sample for all 10
+# outputs against shap.DeepExplainer's 87; gru-digits reaches 0.96 (two runs: 0.96) with
+# 2 segments, 106 ms against shap.GradientExplainer's 159 (bench/explain_latency.py).
+SEGMENTS = 4
+RECURRENT_SEGMENTS = 2  # each segment unrolls the cells again: ~50 ms per sample
 SCALE_FLOOR = 0.1  # normalized additivity: error / max(|f(x) - base|, 0.1 * std of f)
 _FLOAT_BUDGET = 2_000_000  # floats in one (batch x nsamples x input) block: ~50 MB peak
 _SHAP_LOCK = threading.RLock()  # shap's TF explainers patch global state; one at a time
@@ -132,7 +144,12 @@ class Explainer:
 
 
 class _Layerwise(Explainer):
-    """DeepSHAP rules per layer (:mod:`explain.layerwise`), refined to the tolerance."""
+    """DeepSHAP rules per layer and path segment (:mod:`explain.layerwise`).
+
+    ``nsamples`` is the number of segments of every reference's path (default
+    :data:`SEGMENTS`, :data:`RECURRENT_SEGMENTS` for recurrent models); it is recorded
+    as the explanation's setting.
+    """
 
     method = "layerwise"
 
@@ -140,7 +157,12 @@ class _Layerwise(Explainer):
         super().__init__(*args, **kwargs)
         from .layerwise import LayerwiseRules
 
-        self.rules = LayerwiseRules(self.model, self.background, self.outputs)
+        if not self.nsamples:
+            recurrent = bool(recurrent_layers(self.model))
+            self.nsamples = RECURRENT_SEGMENTS if recurrent else SEGMENTS
+        self.rules = LayerwiseRules(
+            self.model, self.background, self.outputs, segments=self.nsamples
+        )
 
     def batch_size(self) -> int:
         return self.rules.batch_size()
@@ -425,12 +447,19 @@ def _deep_check(model: Any, input_shape: tuple[int, ...]) -> list[str]:
 def nsamples_for(method: str, nsamples: int | None) -> int | None:
     """The sample setting a method uses (None: the method takes none).
 
+    ``"layerwise"`` without a setting: None, its default depends on the model (see
+    ``_Layerwise``).
+
     Example:
-        >>> nsamples_for("layerwise", 50), nsamples_for("expected_gradients", None)
-        (None, 4000)
+        >>> nsamples_for("layerwise", 8), nsamples_for("expected_gradients", None)
+        (8, 4000)
+        >>> nsamples_for("deep", 50), nsamples_for("layerwise", None)
+        (None, None)
     """
-    if method in ("deep", "layerwise"):
+    if method == "deep":
         return None
+    if method == "layerwise":
+        return int(nsamples) if nsamples else None
     default = DEFAULT_EG_NSAMPLES if method == "expected_gradients" else DEFAULT_NSAMPLES
     return int(nsamples or default)
 

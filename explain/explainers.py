@@ -127,7 +127,10 @@ def describe_method(meta: ExplanationInfo) -> str:
         (True, True)
     """
     note = _METHOD_NOTES.get(meta.method, meta.method)
-    samples = f", {meta.nsamples} samples per input at most" if meta.nsamples else ""
+    if meta.method == "layerwise" and meta.nsamples:
+        samples = f", {meta.nsamples} path segment{'s' * (meta.nsamples > 1)} per reference"
+    else:
+        samples = f", {meta.nsamples} samples per input at most" if meta.nsamples else ""
     return f"{meta.method} ({note}){samples}, background of {meta.background_size} training samples"
 
 
@@ -193,10 +196,13 @@ def explain(
             ``"expected_gradients"``), ``"layerwise"``, ``"expected_gradients"``,
             ``"deep"`` (shap.DeepExplainer; refused for recurrent models) or ``"gradient"``
             (shap.GradientExplainer).
-        nsamples: ``"expected_gradients"``: gradient evaluations per input at most
+        nsamples: ``"layerwise"``: segments of every reference's path, each one exact
+            rule pass (default 4, 2 for recurrent models; 1 is DeepLIFT's single step,
+            more approach expected gradients; exactly additive at every count);
+            ``"expected_gradients"``: gradient evaluations per input at most
             (default 4000; the integration stops earlier once within tolerance);
             ``"gradient"``: shap's samples per input (default 200); ignored by
-            ``"layerwise"`` and ``"deep"``.
+            ``"deep"``.
         batch_size: inputs per batch (default: sized to ~16 MB of gradients).
         seed: seed of shap's sampling (``"gradient"``; ours are deterministic; an
             input's result never depends on its

@@ -50,7 +50,7 @@ from .targets import (
 if TYPE_CHECKING:  # pragma: no cover
     import shap
 
-JOB_FORMAT = 1
+JOB_FORMAT = 2  # 2: layerwise explains path segments
 SPLITS = ("train", "validation", "test")
 HEARTBEAT_S = 15.0  # with workers: a progress line at least this often, even without news
 

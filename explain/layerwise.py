@@ -31,6 +31,16 @@ gradient gives the attributions and nothing global is touched:
   a path satisfies summation to delta up to quadrature error). Inside a softmax there
   are no ReLU kinks, so a few nodes are very accurate.
 
+**Path segments.** One walk from ``r`` to ``x`` is DeepLIFT's single step: every rule
+linearizes its layer over the whole difference at once. With ``segments=m`` the straight
+path is cut into ``m`` pieces and each piece is walked with its own start as the
+reference (``r + i/m (x - r)`` to ``r + (i+1)/m (x - r)``). Every piece adds up exactly to
+its own output change, so the sum over pieces adds up to ``f(x) - f(r)`` at every ``m``;
+as the pieces shrink, each rule's multiplier becomes the layer's derivative and the sum
+becomes the path integral of expected gradients (integrated gradients averaged over the
+background), which measured closest to the true Shapley values on cnn-digits
+(``bench/shapley_reference.py``). The cost is one walk per piece.
+
 The additivity error that remains is the smooth blocks' quadrature error; it is measured
 against the real model output for every explanation, never forced to zero. A model this
 walk cannot handle (subclassed models, layers with several inputs that are not linear)
@@ -209,6 +219,65 @@ def gauss_legendre(panels: int, nodes: int) -> tuple[np.ndarray, np.ndarray]:
 TILED: bool | None = None
 
 
+_SHARES: Any = None  # _window_shares fused into one kernel (zoo.backend.fused), built once
+
+
+def _window_shares(start: Any, end: Any, ph: int, pw: int) -> Any:
+    """Per position of every ``ph x pw`` pooling window: the share of the path it wins.
+
+    ``start`` and ``end`` are a layer input for the reference and for x, ``(N, H, W, C)``
+    with ``H``, ``W`` multiples of the window. Along the straight path ``t in [0, 1]``,
+    position i of a window follows the line ``l_i(t) = s_i + t d_i`` and the pooled value
+    is their upper envelope. The envelope is convex, so each line is the maximum on one
+    interval (possibly empty): where ``l_i >= l_j`` for every j, an intersection of
+    half-lines ``(d_i - d_j) t >= s_j - s_i``. The result, in ``start``'s layout, is each
+    interval's length: the shares of a window sum to 1. Identical lines (a window of zeros
+    after a ReLU) go to the first; the crossing of two lines is one number for both, so
+    neighbouring intervals meet exactly in floats. Elementwise over pairs of positions, no
+    sort: with the enclosing pass it costs less than the plain layer's gradient.
+
+    Example:
+        >>> import keras
+        >>> start = keras.ops.reshape(keras.ops.array([0.0, 1.0, 0.0, 0.0]), (1, 2, 2, 1))
+        >>> end = keras.ops.reshape(keras.ops.array([2.0, 0.0, 0.0, 0.0]), (1, 2, 2, 1))
+        >>> shares = keras.ops.convert_to_numpy(_window_shares(start, end, 2, 2)).ravel()
+        >>> [round(float(v), 4) for v in shares]  # l_1 = 1 - t wins until t = 1/3, then 2t
+        [0.6667, 0.3333, 0.0, 0.0]
+    """
+    from keras import ops
+
+    h, w, c = int(start.shape[1]) // ph, int(start.shape[2]) // pw, int(start.shape[3])
+
+    def positions(t: Any) -> list[Any]:
+        return [t[:, a::ph, b::pw, :] for a in range(ph) for b in range(pw)]
+
+    s = positions(start)
+    d = [e - q for e, q in zip(positions(end), s, strict=True)]
+    lo = [ops.zeros_like(q) for q in s]
+    hi = [ops.ones_like(q) for q in s]
+    dead = [ops.zeros_like(q, dtype="bool") for q in s]
+    for i in range(len(s)):
+        for j in range(i + 1, len(s)):
+            num = s[j] - s[i]
+            den = d[i] - d[j]
+            flat = den == 0
+            cross = num / ops.where(flat, ops.ones_like(den), den)  # where l_i = l_j
+            up, down = den > 0, den < 0
+            lo[i] = ops.where(up, ops.maximum(lo[i], cross), lo[i])  # l_i above l_j after
+            hi[i] = ops.where(down, ops.minimum(hi[i], cross), hi[i])  # ... before
+            lo[j] = ops.where(down, ops.maximum(lo[j], cross), lo[j])
+            hi[j] = ops.where(up, ops.minimum(hi[j], cross), hi[j])
+            # parallel lines: the lower one never wins; identical ones go to the first
+            dead[i] = dead[i] | (flat & (num > 0))
+            dead[j] = dead[j] | (flat & (num <= 0))
+    shares = [
+        ops.where(gone, ops.zeros_like(a), ops.clip(b - a, 0.0, 1.0))
+        for a, b, gone in zip(lo, hi, dead, strict=True)
+    ]
+    out = ops.reshape(ops.stack(shares, axis=-1), (-1, h, w, c, ph, pw))
+    return ops.reshape(ops.transpose(out, (0, 1, 4, 2, 5, 3)), (-1, h * ph, w * pw, c))
+
+
 class LayerwiseRules:
     """DeepSHAP attributions of ``model`` against a fixed background, one compiled function.
 
@@ -233,7 +302,13 @@ class LayerwiseRules:
         True
     """
 
-    def __init__(self, model: Any, background: np.ndarray, outputs: tuple[int, ...]) -> None:
+    def __init__(
+        self,
+        model: Any,
+        background: np.ndarray,
+        outputs: tuple[int, ...],
+        segments: int = 1,
+    ) -> None:
         from keras import ops
 
         from zoo import backend
@@ -243,6 +318,9 @@ class LayerwiseRules:
         self.refs = np.ascontiguousarray(background, np.float32)
         self.outputs = tuple(outputs)
         self.n_refs = len(self.refs)
+        self.segments = int(segments)
+        if self.segments < 1:
+            raise ValueError(f"segments must be at least 1, got {segments}")
         self.rules = _classify(self.graph)
         # Reference-side activations of every tensor: computed once, constants after.
         self.ref_values = self._walk_reference(ops.convert_to_tensor(self.refs))
@@ -317,12 +395,23 @@ class LayerwiseRules:
 
         self._nodes_now = (alpha, weight)  # read by _smooth while tracing
 
-        n_ref, k_out = self.n_refs, len(self.outputs)
+        n_ref, k_out, n_seg = self.n_refs, len(self.outputs), self.segments
         shape = tuple(self.refs.shape[1:])
         ones = (1,) * len(shape)
         batch = ops.shape(x)[0]
         xr = ops.repeat(x, n_ref, axis=0)  # row b * R + r pairs input b with reference r
         refs = ops.tile(ops.convert_to_tensor(self.refs), (batch, *ones))
+        self._starts = None  # reference side: the background's own activations
+        if n_seg > 1:
+            # Segment i of the path from r to x runs from r + i/m (x - r) to r + (i+1)/m
+            # (x - r); rows are segment-major. Each segment's attributions sum exactly to
+            # its output difference, so their sum to f(x) - f(r).
+            frac = ops.reshape(ops.arange(n_seg + 1, dtype=x.dtype) / n_seg, (-1, 1, *ones))
+            pts = ops.expand_dims(refs, 0) + frac * ops.expand_dims(xr - refs, 0)
+            refs = ops.reshape(pts[:-1], (-1, *shape))
+            xr = ops.reshape(pts[1:], (-1, *shape))
+            self._starts = self._walk_reference(refs)
+            batch = batch * n_seg
         if self.tiled:
             # One copy of the pairs per output and ONE backward pass: a graph without a
             # loop traces and optimizes ~4x faster (measured on gru-digits), at the price
@@ -343,6 +432,8 @@ class LayerwiseRules:
             # One backward graph per output, the forward pass shared.
             grads = backend.jacobian(totals, xr)  # (K, B*R, *S)
         contrib = grads * ops.expand_dims(xr - refs, 0)
+        if n_seg > 1:  # sum the segments of each path
+            contrib = ops.sum(ops.reshape(contrib, (k_out, n_seg, -1, *shape)), axis=1)
         phis = ops.mean(ops.reshape(contrib, (k_out, -1, n_ref, *shape)), axis=2)  # (K, B, *S)
         return ops.transpose(phis, (*range(1, len(shape) + 2), 0))
 
@@ -353,6 +444,10 @@ class LayerwiseRules:
     def _ref(self, key: Any, batch: Any) -> Any:
         from keras import ops
 
+        if self._starts is not None:  # segments: every row has its own start point
+            start = self._starts[key]
+            reps = len(self.outputs) if self.tiled else 1  # the tiled pass's output copies
+            return start if reps == 1 else ops.tile(start, (reps, *(1,) * (len(start.shape) - 1)))
         ref = self.ref_values[key]
         return ops.tile(ref, (batch, *(1,) * (len(ref.shape) - 1)))
 
@@ -453,52 +548,33 @@ class LayerwiseRules:
     def _maxpool(layer: Any, u: Any, u_ref: Any) -> Any:
         """Max pooling: each window's path integral of max, computed exactly.
 
-        Along the straight path between a window's values for r and for x, max is the
-        upper envelope of straight lines; its integral over the path gives each position
-        the fraction of the path on which it is the maximum (a multiplier in [0, 1]). The
-        envelope only changes where two lines cross, so evaluating the argmax between
-        consecutive crossings gives the fractions exactly: summation to delta holds, and
-        no multiplier is a division by a small difference.
+        Every position of a window gets, as its multiplier, the fraction of the straight
+        path from r to x on which it is the window's maximum (:func:`_window_shares`); the
+        fractions partition the path, so summation to delta holds and no multiplier is a
+        division by a small difference.
         """
         from keras import ops
 
+        from zoo import backend
+
+        global _SHARES
+        if _SHARES is None:
+            _SHARES = backend.fused(_window_shares)
         sg = ops.stop_gradient
-        ph, pw = tuple(layer.pool_size)
+        ph, pw = (int(p) for p in layer.pool_size)
         y = sg(layer(u))
         h, w = int(y.shape[1]), int(y.shape[2])
-        k = ph * pw
-
-        def windows(t: Any) -> Any:  # (N, H, W, C) -> (N, H', W', C, ph * pw)
-            t = t[:, : h * ph, : w * pw, :]
-            c = int(t.shape[3])
-            t = ops.reshape(t, (-1, h, ph, w, pw, c))
-            t = ops.transpose(t, (0, 1, 3, 5, 2, 4))
-            return ops.reshape(t, (-1, h, w, c, k))
-
-        start = windows(u_ref)
-        du = windows(sg(u)) - start
-        cuts = [ops.zeros_like(start[..., :1]), ops.ones_like(start[..., :1])]
-        for i in range(k):
-            for j in range(i + 1, k):
-                slope = du[..., i : i + 1] - du[..., j : j + 1]
-                gap = start[..., j : j + 1] - start[..., i : i + 1]
-                ok = ops.abs(slope) > 0
-                at = ops.where(ok, gap / ops.where(ok, slope, ops.ones_like(slope)), 0.0)
-                cuts.append(ops.clip(at, 0.0, 1.0))
-        cuts = ops.sort(ops.concatenate(cuts, axis=-1), axis=-1)  # (..., P)
-        lengths = cuts[..., 1:] - cuts[..., :-1]
-        mids = (cuts[..., 1:] + cuts[..., :-1]) / 2
-        lines = start[..., None, :] + mids[..., :, None] * du[..., None, :]  # (..., P-1, k)
-        winner = ops.one_hot(ops.argmax(lines, axis=-1), k, dtype=u.dtype)
-        share = sg(ops.sum(winner * lengths[..., None], axis=-2))
-        lin = ops.sum(share * windows(u), axis=-1)  # (N, H', W', C)
+        u_c = u[:, : h * ph, : w * pw, :]  # positions no window covers are dropped
+        share = sg(_SHARES(u_ref[:, : h * ph, : w * pw, :], sg(u_c), ph, pw))
+        lin = ops.sum(ops.reshape(share * u_c, (-1, h, ph, w, pw, int(u.shape[3]))), (2, 4))
         return y + (lin - sg(lin))
 
     # ------------------------------------------------------------------ public
 
     def batch_size(self) -> int:
         """Inputs per call so that one layer's pair activations stay near ROW_BUDGET."""
-        per_input = self.n_refs * self.width * (len(self.outputs) if self.tiled else 1)
+        per_input = self.n_refs * self.segments * self.width
+        per_input *= len(self.outputs) if self.tiled else 1
         return int(np.clip(ROW_BUDGET // max(per_input, 1), 1, 64))
 
     def attributions(

@@ -4,7 +4,8 @@ Everything else in `zoo` and `explain` is written with `keras.ops` and runs on w
 backend Keras was started with (`KERAS_BACKEND=jax` or `tensorflow`, the default):
 
 - **gradients** of tensors (the explainer's rules and paths): `gradient`, `jacobian`;
-  a function compiled once for numpy in, numpy out: `compiled`;
+  a function compiled once for numpy in, numpy out: `compiled`; a fused kernel inside
+  one: `fused`;
 - **train steps** that take gradients of variables themselves (the GAN):
   `value_and_gradients` inside a step, and `stateless_step`, which runs such a step on
   JAX the way Keras' guide for a custom `train_step` on JAX prescribes (the trainer hands
@@ -164,6 +165,28 @@ def compiled(
         return _numpy(concrete(*(tf.constant(a, tf.float32) for a in args)))
 
     return run_tf
+
+
+def fused(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` as one fused kernel where it is called inside a compiled function.
+
+    For chains of many small elementwise ops whose result needs no gradient (the
+    explainer's max-pooling shares): on TensorFlow each op is its own kernel that reads and
+    writes whole tensors, and XLA (`tf.function(jit_compile=True)`) fuses them into one
+    loop (measured 9x faster there); on JAX the enclosing `jax.jit` fuses already, so `fn`
+    comes back as it is. Python scalars passed to `fn` are constants of its trace.
+
+    Example:
+        >>> import keras
+        >>> f = fused(lambda a, b: keras.ops.maximum(a - b, 0.0) * 2.0)
+        >>> keras.ops.convert_to_numpy(f(keras.ops.ones(3), keras.ops.zeros(3))).tolist()
+        [2.0, 2.0, 2.0]
+    """
+    if name() == "jax":
+        return fn
+    import tensorflow as tf
+
+    return tf.function(fn, jit_compile=True, autograph=False)
 
 
 def _numpy(out: Any) -> Any:

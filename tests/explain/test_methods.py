@@ -85,13 +85,13 @@ def test_default_method_adds_up_on_every_family(load_model, name):
 
 
 @pytest.mark.parametrize("name", ["cnn-digits", "mlp-cancer"])
-def test_layerwise_agrees_with_shap_deep_explainer(load_model, name):
+def test_one_segment_is_deeplift_as_shap_deep_explainer_computes_it(load_model, name):
     m = load_model(name)
     x = m.dataset().x_test[:8]
     if not _on_tensorflow():  # nothing to compare with: shap's Deep is refused
         _assert_shap_refused("deep", lambda: explain.explain(m, x, method="deep"))
         return
-    ours = explain.explain(m, x)
+    ours = explain.explain(m, x, method="layerwise", nsamples=1)
     deep = explain.explain(m, x, method="deep")
     # the same DeepLIFT idea; the rules differ for softmax and max pooling (shap divides by
     # a difference there, ours integrates exactly), so single maps of this barely trained
@@ -99,6 +99,33 @@ def test_layerwise_agrees_with_shap_deep_explainer(load_model, name):
     a, b = np.abs(ours.values).mean(0), np.abs(deep.values).mean(0)
     assert rank_correlation(a[None], b[None]) > 0.8  # global importance (tiny model)
     assert not _shap_registry_entries()
+
+
+def test_path_segments_stay_exact_and_approach_expected_gradients(load_model):
+    # Each segment of a reference's path is one exact rule pass, so every count adds up;
+    # as segments shrink the rules become the gradient, and the sum over segments the
+    # path integral of expected gradients (explain.paths, integrated adaptively).
+    m = load_model("cnn-digits")
+    x = m.dataset().x_test[:8]
+    eg = explain.explain(m, x, method="expected_gradients").values
+    agreement = {}
+    for segments in (1, 2, 8):
+        e = explain.explain(m, x, method="layerwise", nsamples=segments)
+        meta = explain.info(e)
+        assert meta.nsamples == segments
+        assert meta.additivity["normalized_max"] <= 1e-3, (segments, meta.additivity)
+        agreement[segments] = rank_correlation(e.values, eg)
+    assert agreement[1] < agreement[2] < agreement[8], agreement
+    assert agreement[8] > 0.95, agreement
+
+    default = explain.info(explain.explain(m, x[:2]))
+    assert (default.method, default.nsamples) == ("layerwise", 4)
+    assert explain.describe_method(default).startswith(
+        "layerwise (exact DeepSHAP rules per layer, LSTM/GRU gates included), "
+        "4 path segments per reference,"
+    )
+    recurrent = explain.info(explain.explain(load_model("gru-digits"), x[:2].reshape(2, 8, 8)))
+    assert recurrent.nsamples == 2  # each segment unrolls the cells again
 
 
 def test_a_users_own_models_add_up(bilstm):
