@@ -5,7 +5,8 @@ cnn-digits, its 10 softmax outputs, the first N test images, and one 100-image b
 estimand is the interventional Shapley value of each of the 64 pixels: the value function
 of a coalition S is the mean over the background rows of f(x_S, background_rest). Methods:
 
-- (a) `explain.layerwise.LayerwiseRules`: our default (layer-wise DeepSHAP rules);
+- (a) `explain.explain`'s default: layer-wise DeepSHAP rules over 4 segments of every
+  reference's path; (e) the same rules with one segment (DeepLIFT's single step);
 - (b) `shap.DeepExplainer` (DeepLIFT rescale), run LAST in the process: it patches
   TensorFlow's gradient registry while it runs;
 - (c) `explain.explain(..., method="expected_gradients")`: our expected gradients;
@@ -25,8 +26,9 @@ Metrics against the reference, one map = one (sample, output) pair of 64 attribu
 mean Spearman rank correlation over maps (`explain.fidelity.rank_correlation`) for all
 outputs and for the predicted class only, its standard error over maps, median relative
 L2 error |phi - ref| / |ref| per map, Spearman of |phi|, max additivity error
-|sum phi - (f(x) - mean f(background))|, the per-map paired win fractions (c beats a,
-c beats d, a beats b: the share of maps whose Spearman is strictly higher) and each
+|sum phi - (f(x) - mean f(background))|, the per-map paired win fractions (a beats e,
+a beats d, c beats a, c beats d, e beats b: the share of maps whose Spearman is strictly
+higher) and each
 method's wall time (one cold call each: building the explainer and tracing included).
 
     python bench/shapley_reference.py [--store DIR] [--n 8] [--budget 900] [--target 0.97]
@@ -65,16 +67,19 @@ GRADIENT_NSAMPLES = 2000  # shap.GradientExplainer, method (d)
 PERMS_PER_CHUNK = 20  # antithetic permutation pairs per reference chunk and run
 PIXELS, OUTPUTS = 64, 10
 METHODS = {
-    "a_layerwise": "explain.layerwise.LayerwiseRules (our default, layer-wise DeepSHAP)",
+    "a_layerwise": "explain.explain default: layer-wise DeepSHAP rules, 4 path segments",
     "b_deep_shap": "shap.DeepExplainer (DeepLIFT rescale; run last)",
     "c_expected_gradients": "explain.explain(method='expected_gradients')",
     "d_gradient_shap": f"shap.GradientExplainer (nsamples {GRADIENT_NSAMPLES:,})",
+    "e_layerwise_1_segment": "explain.explain(method='layerwise', nsamples=1): DeepLIFT's step",
 }
 NOISE = "reference run A vs run B (noise floor)"
 WINS = (  # (winner, loser): share of maps where the winner's Spearman is strictly higher
+    ("a_layerwise", "e_layerwise_1_segment"),
+    ("a_layerwise", "d_gradient_shap"),
     ("c_expected_gradients", "a_layerwise"),
     ("c_expected_gradients", "d_gradient_shap"),
-    ("a_layerwise", "b_deep_shap"),
+    ("e_layerwise_1_segment", "b_deep_shap"),
 )
 
 
@@ -252,7 +257,6 @@ def measure(
     import explain
     import zoo
     from explain.estimators import keep_model_state
-    from explain.layerwise import LayerwiseRules
 
     data, model, n = m.dataset(), m.model, args.n
     rng = np.random.default_rng(0)
@@ -284,7 +288,11 @@ def measure(
         with keep_model_state(model):
             return shap.DeepExplainer(model, bg).shap_values(x, check_additivity=False)
 
-    timed("a_layerwise", lambda: LayerwiseRules(model, bg, tuple(range(OUTPUTS))).attributions(x))
+    timed("a_layerwise", lambda: explain.explain(m, x, background=bg).values)
+    timed(
+        "e_layerwise_1_segment",
+        lambda: explain.explain(m, x, background=bg, method="layerwise", nsamples=1).values,
+    )
     timed(
         "c_expected_gradients",
         lambda: explain.explain(m, x, background=bg, method="expected_gradients").values,

@@ -215,10 +215,6 @@ def gauss_legendre(panels: int, nodes: int) -> tuple[np.ndarray, np.ndarray]:
     return a.astype(np.float32), ws.astype(np.float32)
 
 
-# None: tile the outputs for recurrent models only (see _attributions); a bool forces it.
-TILED: bool | None = None
-
-
 _SHARES: Any = None  # _window_shares fused into one kernel (zoo.backend.fused), built once
 
 
@@ -336,7 +332,6 @@ class LayerwiseRules:
             if rule == "recurrent":  # the unrolled cell keeps ~8 tensors per time step
                 size *= 8 * int(node.input_tensors[0].shape[1] or 1)
             self.width = max(self.width, size * self._nodes(rule))
-        self.tiled = TILED if TILED is not None else "recurrent" in self.rules.values()
         shape = self.refs.shape[1:]
         self._fn = backend.compiled(self._attributions, [(None, *shape), (None,), (None,)])
 
@@ -412,25 +407,17 @@ class LayerwiseRules:
             xr = ops.reshape(pts[1:], (-1, *shape))
             self._starts = self._walk_reference(refs)
             batch = batch * n_seg
-        if self.tiled:
-            # One copy of the pairs per output and ONE backward pass: a graph without a
-            # loop traces and optimizes ~4x faster (measured on gru-digits), at the price
-            # of K forward passes; used where tracing dominates (recurrent models).
-            xk = ops.tile(xr, (k_out, *ones))
 
-            def total(t: Any) -> Any:
-                out = ops.reshape(self._walk_pairs(t, batch * k_out), (k_out, -1, self._width))
-                return sum(ops.sum(out[i, :, k]) for i, k in enumerate(self.outputs))
+        def totals(t: Any) -> Any:
+            out = ops.reshape(self._walk_pairs(t, batch), (-1, self._width))
+            return ops.stack([ops.sum(out[:, k]) for k in self.outputs])
 
-            grads = ops.reshape(backend.gradient(total, xk), (k_out, -1, *shape))
-        else:
-
-            def totals(t: Any) -> Any:
-                out = ops.reshape(self._walk_pairs(t, batch), (-1, self._width))
-                return ops.stack([ops.sum(out[:, k]) for k in self.outputs])
-
-            # One backward graph per output, the forward pass shared.
-            grads = backend.jacobian(totals, xr)  # (K, B*R, *S)
+        # One backward graph per output, the forward pass shared. (For recurrent models a
+        # single backward pass over K copies of the pairs traced ~1.6x faster, 4.6 against
+        # 7.5 s on the quick gru-digits, but ran 2-3x slower on every call after: 106
+        # against 35 ms per sample with 2 segments. The dashboard builds explainers in the
+        # background, so the warm cost counts.)
+        grads = backend.jacobian(totals, xr)  # (K, B*R, *S)
         contrib = grads * ops.expand_dims(xr - refs, 0)
         if n_seg > 1:  # sum the segments of each path
             contrib = ops.sum(ops.reshape(contrib, (k_out, n_seg, -1, *shape)), axis=1)
@@ -445,9 +432,7 @@ class LayerwiseRules:
         from keras import ops
 
         if self._starts is not None:  # segments: every row has its own start point
-            start = self._starts[key]
-            reps = len(self.outputs) if self.tiled else 1  # the tiled pass's output copies
-            return start if reps == 1 else ops.tile(start, (reps, *(1,) * (len(start.shape) - 1)))
+            return self._starts[key]
         ref = self.ref_values[key]
         return ops.tile(ref, (batch, *(1,) * (len(ref.shape) - 1)))
 
@@ -574,7 +559,6 @@ class LayerwiseRules:
     def batch_size(self) -> int:
         """Inputs per call so that one layer's pair activations stay near ROW_BUDGET."""
         per_input = self.n_refs * self.segments * self.width
-        per_input *= len(self.outputs) if self.tiled else 1
         return int(np.clip(ROW_BUDGET // max(per_input, 1), 1, 64))
 
     def attributions(
