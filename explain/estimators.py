@@ -74,13 +74,14 @@ DEFAULT_NSAMPLES = 200  # shap.GradientExplainer's samples per input
 DEFAULT_EG_NSAMPLES = 4000  # expected gradients: gradient evaluations per input, at most
 # layerwise: segments of every reference's path (one exact rule pass each). One segment is
 # DeepLIFT's single step; more approach expected gradients' path integral, the closest to
-# the true Shapley values measured here, while every count stays exactly additive. On
-# cnn-digits 4 segments agree with shap.GradientExplainer at 2,000 samples (Spearman 0.93)
-# better than two such runs agree with each other (0.91), at 73 ms per sample for all 10
-# outputs against shap.DeepExplainer's 87; gru-digits reaches 0.96 (two runs: 0.96) with
-# 2 segments, 106 ms against shap.GradientExplainer's 159 (bench/explain_latency.py).
+# the true Shapley values measured here, while every count stays exactly additive. Full
+# zoo, this machine (bench/explain_latency.py, 2026-11-27): on cnn-digits 4 segments agree
+# with shap.GradientExplainer at 2,000 samples (Spearman 0.93) better than two such runs
+# agree with each other (0.91), at 74 ms per sample for all 10 outputs against
+# shap.DeepExplainer's 91; on gru-digits 2 segments reach 0.92 (1 segment: 0.79; two
+# 2,000-sample runs: 0.94) at 252 ms against shap.GradientExplainer's 461.
 SEGMENTS = 4
-RECURRENT_SEGMENTS = 2  # each segment unrolls the cells again: ~50 ms per sample
+RECURRENT_SEGMENTS = 2  # each segment unrolls the cells again (~125 ms per sample there)
 SCALE_FLOOR = 0.1  # normalized additivity: error / max(|f(x) - base|, 0.1 * std of f)
 _FLOAT_BUDGET = 2_000_000  # floats in one (batch x nsamples x input) block: ~50 MB peak
 _SHAP_LOCK = threading.RLock()  # shap's TF explainers patch global state; one at a time

@@ -417,7 +417,10 @@ class LayerwiseRules:
         # 7.5 s on the quick gru-digits, but ran 2-3x slower on every call after: 106
         # against 35 ms per sample with 2 segments. The dashboard builds explainers in the
         # background, so the warm cost counts.)
-        grads = backend.jacobian(totals, xr)  # (K, B*R, *S)
+        if k_out == 1:  # a plain gradient: no loop over outputs (the forecaster: 1.6x faster)
+            grads = ops.expand_dims(backend.gradient(lambda t: totals(t)[0], xr), 0)
+        else:
+            grads = backend.jacobian(totals, xr)  # (K, B*R, *S)
         contrib = grads * ops.expand_dims(xr - refs, 0)
         if n_seg > 1:  # sum the segments of each path
             contrib = ops.sum(ops.reshape(contrib, (k_out, n_seg, -1, *shape)), axis=1)
