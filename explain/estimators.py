@@ -159,8 +159,7 @@ class _Layerwise(Explainer):
         from .layerwise import LayerwiseRules
 
         if not self.nsamples:
-            recurrent = bool(recurrent_layers(self.model))
-            self.nsamples = RECURRENT_SEGMENTS if recurrent else SEGMENTS
+            self.nsamples = default_segments(self.model)
         self.rules = LayerwiseRules(
             self.model, self.background, self.outputs, segments=self.nsamples
         )
@@ -445,11 +444,22 @@ def _deep_check(model: Any, input_shape: tuple[int, ...]) -> list[str]:
     return blockers
 
 
-def nsamples_for(method: str, nsamples: int | None) -> int | None:
+def default_segments(model: Any) -> int:
+    """The default path segments of ``layerwise`` for ``model``.
+
+    Example:
+        >>> [default_segments(zoo.load(name).model) for name in ("cnn-digits", "gru-digits")]
+        [4, 2]
+    """
+    return RECURRENT_SEGMENTS if recurrent_layers(model) else SEGMENTS
+
+
+def nsamples_for(method: str, nsamples: int | None, model: Any = None) -> int | None:
     """The sample setting a method uses (None: the method takes none).
 
-    ``"layerwise"`` without a setting: None, its default depends on the model (see
-    ``_Layerwise``).
+    ``"layerwise"`` without a setting: its default for ``model``
+    (:func:`default_segments`), or None when no model is given (a disk cache's key: the
+    default is fixed per model, which the key names).
 
     Example:
         >>> nsamples_for("layerwise", 8), nsamples_for("expected_gradients", None)
@@ -460,7 +470,9 @@ def nsamples_for(method: str, nsamples: int | None) -> int | None:
     if method == "deep":
         return None
     if method == "layerwise":
-        return int(nsamples) if nsamples else None
+        if nsamples:
+            return int(nsamples)
+        return None if model is None else default_segments(model)
     default = DEFAULT_EG_NSAMPLES if method == "expected_gradients" else DEFAULT_NSAMPLES
     return int(nsamples or default)
 
@@ -496,7 +508,9 @@ def get_explainer(
     bg_key = count_background_key(background)
     if bg_key is None:  # an array: its key hashes its contents
         bg, bg_key = resolve_background(t, background)
-    ns = nsamples_for(method, nsamples)
+    # the default spelled out, so that an explicit default (a sanity check repeating an
+    # explanation's recorded settings) finds the same explainer
+    ns = nsamples_for(method, nsamples, t.model)
 
     def build() -> Explainer:
         arr = bg if bg is not None else resolve_background(t, background)[0]

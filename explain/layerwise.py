@@ -53,6 +53,7 @@ TensorFlow, ``jax.jacrev`` / ``jax.grad`` under ``jax.jit`` on JAX).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -388,7 +389,8 @@ class LayerwiseRules:
 
         from zoo import backend
 
-        self._nodes_now = (alpha, weight)  # read by _smooth while tracing
+        nodes = (alpha, weight)  # of the smooth blocks' paths (passed down: JAX may trace
+        # two batch shapes at once from two threads, so no state on self)
 
         n_ref, k_out, n_seg = self.n_refs, len(self.outputs), self.segments
         shape = tuple(self.refs.shape[1:])
@@ -396,7 +398,7 @@ class LayerwiseRules:
         batch = ops.shape(x)[0]
         xr = ops.repeat(x, n_ref, axis=0)  # row b * R + r pairs input b with reference r
         refs = ops.tile(ops.convert_to_tensor(self.refs), (batch, *ones))
-        self._starts = None  # reference side: the background's own activations
+        starts = None  # reference side: the background's own activations (self.ref_values)
         if n_seg > 1:
             # Segment i of the path from r to x runs from r + i/m (x - r) to r + (i+1)/m
             # (x - r); rows are segment-major. Each segment's attributions sum exactly to
@@ -405,11 +407,11 @@ class LayerwiseRules:
             pts = ops.expand_dims(refs, 0) + frac * ops.expand_dims(xr - refs, 0)
             refs = ops.reshape(pts[:-1], (-1, *shape))
             xr = ops.reshape(pts[1:], (-1, *shape))
-            self._starts = self._walk_reference(refs)
+            starts = self._walk_reference(refs)
             batch = batch * n_seg
 
         def totals(t: Any) -> Any:
-            out = ops.reshape(self._walk_pairs(t, batch), (-1, self._width))
+            out = ops.reshape(self._walk_pairs(t, batch, starts, nodes), (-1, self._width))
             return ops.stack([ops.sum(out[:, k]) for k in self.outputs])
 
         # One backward graph per output, the forward pass shared. (For recurrent models a
@@ -431,15 +433,17 @@ class LayerwiseRules:
     def _width(self) -> int:
         return int(np.prod(self.graph.outputs[0].shape[1:]))
 
-    def _ref(self, key: Any, batch: Any) -> Any:
+    def _ref(self, key: Any, batch: Any, starts: dict[Any, Any] | None) -> Any:
         from keras import ops
 
-        if self._starts is not None:  # segments: every row has its own start point
-            return self._starts[key]
+        if starts is not None:  # segments: every row has its own start point
+            return starts[key]
         ref = self.ref_values[key]
         return ops.tile(ref, (batch, *(1,) * (len(ref.shape) - 1)))
 
-    def _walk_pairs(self, xr: Any, batch: Any) -> Any:
+    def _walk_pairs(
+        self, xr: Any, batch: Any, starts: dict[Any, Any] | None, nodes: tuple[Any, Any]
+    ) -> Any:
         values: dict[int, Any] = {id(self.graph.inputs[0]): xr}
         for node in self._nodes_in_order():
             layer = node.operation
@@ -449,10 +453,10 @@ class LayerwiseRules:
                 out = self._call(layer, *args, **kwargs)
             else:
                 (u,) = args
-                u_ref = self._ref(id(node.input_tensors[0]), batch)
+                u_ref = self._ref(id(node.input_tensors[0]), batch, starts)
                 if rule == "split":
                     pre = self._linear_part(layer, u)
-                    pre_ref = self._ref(("pre", id(node)), batch)
+                    pre_ref = self._ref(("pre", id(node)), batch, starts)
                     out = self._activation_rule(_activation_of(layer), pre, pre_ref)
                 elif rule == "elementwise":
                     out = self._elementwise(lambda t, ly=layer: self._call(ly, t), u, u_ref)
@@ -463,7 +467,7 @@ class LayerwiseRules:
 
                     out = layer_pair(layer, Pair(u, u_ref)).x
                 else:
-                    out = self._smooth(lambda t, ly=layer: self._call(ly, t), u, u_ref, layer)
+                    out = self._smooth(partial(self._call, layer), u, u_ref, layer, nodes)
             values[id(node.outputs[0])] = out
         return values[id(self.graph.outputs[0])]
 
@@ -505,7 +509,9 @@ class LayerwiseRules:
         slope = ops.where(small, deriv, (y - y_ref) / ops.where(small, ops.ones_like(du), du))
         return sg(y) + sg(slope) * (u - sg(u))
 
-    def _smooth(self, fn: Any, u: Any, u_ref: Any, layer: Any) -> Any:
+    def _smooth(
+        self, fn: Any, u: Any, u_ref: Any, layer: Any, nodes: tuple[Any, Any] | None = None
+    ) -> Any:
         """Jacobian integrated along [u_r, u] (composite Gauss-Legendre); true value."""
         from keras import ops
 
@@ -515,7 +521,8 @@ class LayerwiseRules:
                 ops.convert_to_tensor(a) for a in gauss_legendre(SOFTMAX_PANELS, SOFTMAX_NODES)
             )
         else:  # recurrent and unknown blocks: the nodes are an input of the function
-            alpha, weight = self._nodes_now
+            assert nodes is not None  # every other block gets the walk's nodes
+            alpha, weight = nodes
         y = sg(fn(u))
         u_c = sg(u)
         du = u_c - u_ref

@@ -113,10 +113,13 @@ def test_explainer_is_built_once_per_model_and_settings(load_model):
     m = load_model("mlp-cancer")
     x = m.dataset().x_test[:5]
     explain.explain(m, x)
-    key = (targets.resolve_target(m).key, "layerwise", "train100s0", None, (0,))
+    key = (targets.resolve_target(m).key, "layerwise", "train100s0", 4, (0,))  # 4 segments
     first = caching.EXPLAINERS.get(key)
     assert first is not None
     explain.explain(m, x, seed=4)
+    assert caching.EXPLAINERS.get(key) is first
+    # the default spelled out (as the sanity check repeats an explanation's settings)
+    explain.explain(m, x, method="layerwise", nsamples=4)
     assert caching.EXPLAINERS.get(key) is first
     explain.explain(m, x, method="expected_gradients", nsamples=1000)
     assert caching.EXPLAINERS.get(key) is first
@@ -139,8 +142,9 @@ def test_explainer_cache_tells_stores_apart(load_model, tmp_path):
     x = m.dataset().x_test[:2]
     explain.explain(m, x)
     explain.explain(copy, x)
-    key = ("layerwise", "train100s0", None, (0,))
-    assert caching.EXPLAINERS.get((a.key, *key)) is not caching.EXPLAINERS.get((b.key, *key))
+    key = ("layerwise", "train100s0", 4, (0,))
+    first, second = caching.EXPLAINERS.get((a.key, *key)), caching.EXPLAINERS.get((b.key, *key))
+    assert first is not None and second is not None and first is not second
 
 
 def test_plain_keras_model_needs_a_background(bilstm):
