@@ -158,10 +158,11 @@ class _Layerwise(Explainer):
         super().__init__(*args, **kwargs)
         from .layerwise import LayerwiseRules
 
-        if not self.nsamples:
-            self.nsamples = default_segments(self.model)
+        # the one resolver of the default (get_explainer's key uses it too); with a model
+        # it always gives a count
+        self.nsamples = nsamples_for(self.method, self.nsamples, self.model)
         self.rules = LayerwiseRules(
-            self.model, self.background, self.outputs, segments=self.nsamples
+            self.model, self.background, self.outputs, segments=self.nsamples or 1
         )
 
     def batch_size(self) -> int:

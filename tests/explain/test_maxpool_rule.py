@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from explain.layerwise import _window_shares
+from explain.pooling import fused_shares, window_shares
 
 GRID = 4000  # points on the path for the reference shares
 
@@ -49,7 +49,7 @@ def test_shares_partition_the_path_and_match_a_dense_grid(case):
     from keras import ops
 
     start, end, ph, pw = case
-    shares = ops.convert_to_numpy(_window_shares(ops.array(start), ops.array(end), ph, pw))
+    shares = ops.convert_to_numpy(window_shares(ops.array(start), ops.array(end), ph, pw))
     assert shares.shape == start.shape
     assert shares.min() >= 0.0 and shares.max() <= 1.0
     n, hh, ww, c = start.shape
@@ -66,13 +66,11 @@ def test_shares_partition_the_path_and_match_a_dense_grid(case):
 def test_the_fused_kernel_gives_the_same_shares():
     from keras import ops
 
-    from zoo import backend
-
     rng = np.random.default_rng(0)
     start = np.maximum(rng.normal(size=(3, 4, 6, 5)), 0).astype(np.float32)  # ReLU zeros
     end = np.maximum(rng.normal(size=(3, 4, 6, 5)), 0).astype(np.float32)
-    plain = _window_shares(ops.array(start), ops.array(end), 2, 3)
-    fused = backend.fused(_window_shares)(ops.array(start), ops.array(end), 2, 3)
+    plain = window_shares(ops.array(start), ops.array(end), 2, 3)
+    fused = fused_shares()(ops.array(start), ops.array(end), 2, 3)
     plain = ops.convert_to_numpy(plain)
     np.testing.assert_allclose(ops.convert_to_numpy(fused), plain, atol=1e-6)
     np.testing.assert_allclose(plain, _grid_shares(start, end, 2, 3), atol=3e-3)
