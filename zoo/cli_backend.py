@@ -37,12 +37,7 @@ def backends_for(args: argparse.Namespace, configs: list[Any]) -> list[str]:
     """
     from zoo import backend
 
-    setting = (
-        args.backend
-        or os.environ.get(backend.SETTING)
-        or getattr(args, "given_backend", None)
-        or backend.AUTO
-    )
+    setting = _setting(args)
     flags = ("workers", "worker_index", "workers_addresses")
     distributed = any(getattr(args, k, None) is not None for k in flags) or bool(
         os.environ.get("TF_CONFIG")
@@ -65,6 +60,41 @@ def backends_for(args: argparse.Namespace, configs: list[Any]) -> list[str]:
             f"workers would train on {backend.recorded()}, not {wanted[0]}: Keras is already "
             f"imported here; run `zoo train` in a fresh process (or set KERAS_BACKEND)"
         )
+    return wanted
+
+
+def _setting(args: argparse.Namespace) -> str:
+    # --backend, else ZOO_BACKEND, else the user's KERAS_BACKEND (read before the zoo set
+    # it), else auto.
+    from zoo import backend
+
+    return (
+        getattr(args, "backend", None)
+        or os.environ.get(backend.SETTING)
+        or getattr(args, "given_backend", None)
+        or backend.AUTO
+    )
+
+
+def backend_for_sweep(args: argparse.Namespace, name: str, strategy: str = "default") -> str:
+    """The backend a `zoo sweep` of entry `name` trains its trials on, chosen as `zoo train`
+    chooses (`backends_for`: --backend, ZOO_BACKEND, KERAS_BACKEND, else auto) and set
+    for this process and its local workers before Keras is imported. Once Keras is
+    imported, its backend (a process cannot switch).
+
+    Example:
+        >>> args = argparse.Namespace(backend="tensorflow", quick=False)
+        >>> backend_for_sweep(args, "gru-digits")
+        'tensorflow'
+    """
+    from zoo import backend
+
+    wanted = backend.for_training(
+        get_spec(name).family, quick=args.quick, strategy=strategy, setting=_setting(args)
+    )
+    if "keras" in sys.modules:
+        return backend.recorded()
+    os.environ["KERAS_BACKEND"] = wanted  # the local workers inherit it
     return wanted
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -71,6 +72,14 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         "--sample-seed", type=int, default=0, help="random search: seed of the draws (default 0)"
     )
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument(
+        "--backend",
+        choices=["auto", "tensorflow", "jax"],
+        default=None,
+        help="Keras backend of every trial (default: KERAS_BACKEND if set, else auto: the "
+        "fastest measured here for the entry's family; --quick runs on tensorflow); a "
+        "--join worker gets the chief's in the command the chief prints",
+    )
     cluster = p.add_argument_group(
         "workers on other machines (they share the store, e.g. on a network file system)"
     )
@@ -129,7 +138,11 @@ def _cmd_sweep(args: argparse.Namespace, store: Store) -> int:
         )
 
     options = _train_options(args)
+    from zoo.cli_backend import backend_for_sweep
     from zoo.sweeps import plan
+
+    # Before `plan`, which imports Keras: every trial (local workers too) on this backend.
+    on = backend_for_sweep(args, args.name, str(options.get("strategy") or "default"))
 
     mode, space, chosen, _ = plan(
         args.name,
@@ -142,7 +155,10 @@ def _cmd_sweep(args: argparse.Namespace, store: Store) -> int:
     )
     what = " x ".join(f"{k} ({v})" for k, v in space.items())
     at_once = f", {min(args.parallel, len(chosen))} at a time" if args.parallel > 1 else ""
-    print(f"sweep of {args.name}: {len(chosen)} {mode} trials over {what}{at_once}", flush=True)
+    print(
+        f"sweep of {args.name}: {len(chosen)} {mode} trials over {what}{at_once}, on {on}",
+        flush=True,
+    )
 
     def listening(command: str) -> None:
         here = f" and {args.parallel} local worker(s)" if args.parallel else ""
@@ -185,6 +201,8 @@ def _join(args: argparse.Namespace, store: Store) -> int:
             "--join takes its trials from the chief; leave out the entry name, --grid, "
             "--random and --listen"
         )
+    if args.backend in ("tensorflow", "jax") and "keras" not in sys.modules:
+        os.environ["KERAS_BACKEND"] = args.backend  # the chief's, from its printed command
     print(f"working for sweep {args.join} at {args.chief}, into {store.root}", flush=True)
     code = join(store.root, args.join, args.chief)
     print("the chief has no trial left", flush=True)

@@ -294,7 +294,12 @@ def _run_workers(
         server, oracle = _serve(port, len(plan["jobs"]), work, host)
         if listen is not None and on_listen is not None:
             shown = socket.getfqdn() if host in ("0.0.0.0", "::", "") else host
-            on_listen(f"zoo --store STORE sweep --join {plan['id']} --chief {shown}:{port}")
+            from zoo.backend import recorded
+
+            on_listen(
+                f"zoo --store STORE sweep --join {plan['id']} --chief {shown}:{port} "
+                f"--backend {recorded()}"  # every trial of a sweep on the chief's backend
+            )
         while len(reported) < len(plan["jobs"]):
             alive = [w for w in workers if w.poll() is None]
             _report_new(work, reported, finished)

@@ -31,11 +31,11 @@ def _trained_on(store: Path, name: str) -> list[str]:
     ]
 
 
-def _zoo(store: Path, *args: str, **env: str) -> str:
+def _zoo(store: Path, *args: str, command: str = "train", **env: str) -> str:
     mine = ("KERAS_BACKEND", backend.SETTING, "JAX_COMPILATION_CACHE_DIR")
     clean = {k: v for k, v in os.environ.items() if k not in mine}
     out = subprocess.run(
-        [sys.executable, "-c", CODE, "--store", str(store), "train", *args],
+        [sys.executable, "-c", CODE, "--store", str(store), command, *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -55,6 +55,21 @@ def test_auto_trains_each_family_on_its_fastest_backend_and_quick_on_tensorflow(
     _zoo(tmp_path, "cnn-digits", "--epochs", "1", "--max-train-samples", "64")
     assert _trained_on(tmp_path, "gru-digits") == [backend.FASTEST["rnn"], "tensorflow"]
     assert _trained_on(tmp_path, "cnn-digits") == [backend.FASTEST["cnn"]]
+
+
+@pytest.mark.slow
+def test_a_sweep_puts_every_trial_on_the_backend_zoo_train_would_choose(tmp_path: Path) -> None:
+    # Nothing chosen: auto, as `zoo train` (a recurrent entry's trials on its fastest).
+    argv = ["gru-digits", "--grid", "dropout=0,0.2", *TINY, "--parallel", "2"]
+    out = _zoo(tmp_path, *argv, command="sweep")
+    fastest = backend.FASTEST["rnn"]
+    assert f"trials over dropout (0 | 0.2), 2 at a time, on {fastest}" in out
+    assert _trained_on(tmp_path, "gru-digits") == [fastest, fastest]  # both workers
+    # Named (the flag a --join worker gets from its chief): that one.
+    other = "tensorflow" if fastest == "jax" else "jax"
+    argv = ["gru-digits", "--grid", "dropout=0", *TINY, "--backend", other]
+    assert f", on {other}" in _zoo(tmp_path, *argv, command="sweep")
+    assert _trained_on(tmp_path, "gru-digits")[-1] == other
 
 
 @pytest.mark.slow

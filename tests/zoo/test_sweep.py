@@ -11,6 +11,7 @@ import json
 import pytest
 
 import zoo
+from zoo import backend
 from zoo.cli import main
 from zoo.sweeps import SWEEP_FILE, SWEEPS_DIR, Range, expand_grid, parse_grid, plan
 
@@ -140,8 +141,8 @@ def test_workers_elsewhere_join_a_listening_chief_through_the_shared_store(tmp_p
 
     def start_workers(command: str) -> None:
         assert command.startswith("zoo --store STORE sweep --join ")
-        argv = command.split()[3:]  # sweep --join ID --chief 127.0.0.1:PORT
-        assert argv[-1] == f"127.0.0.1:{port}"
+        argv = command.split()[3:]  # sweep --join ID --chief 127.0.0.1:PORT --backend B
+        assert argv[-4:] == ["--chief", f"127.0.0.1:{port}", "--backend", backend.recorded()]
         code = "import sys; from zoo.cli import main; sys.exit(main(sys.argv[1:]))"
         for log in logs:
             with open(log, "w") as out:
