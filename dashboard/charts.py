@@ -291,6 +291,38 @@ def forecast(frame: pd.DataFrame, unit: str = "") -> alt.Chart:
     )
 
 
+def predicted_vs_actual(frame: pd.DataFrame, unit: str = "") -> alt.LayerChart:
+    """A table regression's test predictions against the actual values (`frame`: columns
+    `actual`, `predicted`), with the diagonal where they agree.
+
+    Example:
+        >>> f = pd.DataFrame({"actual": [1.0, 2.0], "predicted": [1.5, 1.8]})
+        >>> [layer["mark"]["type"] for layer in predicted_vs_actual(f).to_dict()["layer"]]
+        ['circle', 'line']
+    """
+    suffix = f" ({unit})" if unit else ""
+    lo = float(min(frame["actual"].min(), frame["predicted"].min()))
+    hi = float(max(frame["actual"].max(), frame["predicted"].max()))
+    points = (
+        alt.Chart(frame)
+        .mark_circle(size=28, opacity=0.6)
+        .encode(
+            x=alt.X("actual:Q", title="actual" + suffix, scale=alt.Scale(zero=False)),
+            y=alt.Y("predicted:Q", title="predicted" + suffix, scale=alt.Scale(zero=False)),
+            tooltip=[
+                alt.Tooltip("actual:Q", format=".4g"),
+                alt.Tooltip("predicted:Q", format=".4g"),
+            ],
+        )
+    )
+    diagonal = (
+        alt.Chart(pd.DataFrame({"actual": [lo, hi], "predicted": [lo, hi]}))
+        .mark_line(color="#999", strokeDash=[4, 4])
+        .encode(x="actual:Q", y="predicted:Q")
+    )
+    return unvalidated(alt.layer(points, diagonal).properties(height=320))
+
+
 def bars(values: Mapping[str, float], *, title: str = "probability") -> alt.LayerChart:
     """Horizontal bars on [0, 1], one row per label (class probabilities).
 

@@ -140,6 +140,19 @@ def layer_table(model: Any) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
+def predictions(root: str, ref: str) -> pd.DataFrame:
+    """A regression's test split in data units: `actual` and `predicted` per sample.
+
+    Example:
+        >>> predictions(store_root(), "lstm-co2@1").columns.tolist()
+        ['actual', 'predicted']
+    """
+    d = load(root, ref).dataset()
+    out = test_outputs(root, ref)
+    return pd.DataFrame({"actual": d.to_units(out["y"]), "predicted": d.to_units(out["pred"])})
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
 def gan_samples(root: str, ref: str) -> np.ndarray:
     """The GAN's fixed-noise samples per epoch, (epochs + 1, n, H, W, 1) in [-1, 1].
 

@@ -163,11 +163,15 @@ def _kind_for(shape: tuple[int, ...]) -> str:
     return {3: "image", 2: "sequence", 1: "tabular"}.get(len(shape), "")
 
 
-def _default_output_names(task: str, k: int, class_names: Any, family: str) -> tuple[str, ...]:
+def _default_output_names(
+    task: str, k: int, class_names: Any, family: str, kind: str = ""
+) -> tuple[str, ...]:
     if family == "gan":
         return ("real score",) if k == 1 else tuple(f"real score {i}" for i in range(k))
     if task == "regression":
-        return ("forecast",) if k == 1 else tuple(f"forecast {i}" for i in range(k))
+        # A sequence model's output is a forecast; a table's is a prediction.
+        word = "forecast" if kind == "sequence" else "prediction"
+        return (word,) if k == 1 else tuple(f"{word} {i}" for i in range(k))
     if class_names:
         names = tuple(str(c) for c in class_names)
         if k == len(names):
@@ -215,7 +219,9 @@ def resolve_target(
             "classification" if _activation_name(model) in ("softmax", "sigmoid") else "regression"
         )
         names = (
-            tuple(output_names) if output_names else _default_output_names(task, k, None, family)
+            tuple(output_names)
+            if output_names
+            else _default_output_names(task, k, None, family, kind)
         )
         if len(names) != k:
             raise DataError(
@@ -241,7 +247,7 @@ def resolve_target(
         task = str(getattr(target, "task", "") or "")
         class_names = getattr(target, "class_names", None)
         feature_names = getattr(target, "feature_names", None)
-        names = _default_output_names(task, k, class_names, stored_family)
+        names = _default_output_names(task, k, class_names, stored_family, kind)
         family = stored_family or ("rnn" if recurrent_layers(model) else "cnn")
         ref = getattr(target, "ref", None)
         path = Path(target.path) if getattr(target, "path", None) else None

@@ -4,7 +4,9 @@ Does the deep model beat the simple thing on the same data? Per task: classifier
 logistic regression and an RBF SVC (regularization and kernel width by 3-fold stratified
 `GridSearchCV`, small fixed grids); forecasters the naive forecast (no change) and a ridge
 regression on the same window (penalty by time-ordered CV, `TimeSeriesSplit`: every fold
-validates on weeks after the ones it fits); the GAN Gaussian "generators" fitted to the
+validates on weeks after the ones it fits); other regressions (a user's table) the
+training mean and a ridge regression on the standardized features (penalty by shuffled
+5-fold CV: rows have no order); the GAN Gaussian "generators" fitted to the
 training images (independent pixels; one full pixel covariance), scored by the Fréchet
 distance in the GAN's own feature space against the same real images.
 
@@ -50,6 +52,7 @@ LABELS = {
     "logistic_regression": "logistic regression",
     "svc_rbf": "RBF SVC",
     "naive": "naive (no change)",
+    "mean": "training mean",
     "ridge": "ridge regression",
     "gaussian_pixels": "per-pixel Gaussian",
     "gaussian_full": "Gaussian, full covariance",
@@ -144,10 +147,11 @@ def fit_classifiers(
     )
 
 
-def fit_forecasters(x: np.ndarray, y: np.ndarray) -> dict[str, Fitted]:
+def fit_forecasters(x: np.ndarray, y: np.ndarray, *, ordered: bool = True) -> dict[str, Fitted]:
     """A ridge regression on the flattened windows, its penalty chosen by 5-fold
     time-ordered CV (`TimeSeriesSplit`, mean squared error) on `(x, y)` only, refitted
-    on all of it. The naive forecast needs no fit.
+    on all of it. The naive forecast needs no fit. `ordered=False` (rows of a table,
+    which have no order): shuffled, seeded 5-fold CV on standardized features.
 
     Example:
         >>> t = np.arange(200.0)
@@ -157,16 +161,16 @@ def fit_forecasters(x: np.ndarray, y: np.ndarray) -> dict[str, Fitted]:
         (5, 200)
     """
     from sklearn.linear_model import Ridge
-    from sklearn.model_selection import TimeSeriesSplit
+    from sklearn.model_selection import KFold, TimeSeriesSplit
 
     x, y = flatten(x), np.ravel(y).astype(np.float64)
-    cv = TimeSeriesSplit(n_splits=min(FORECASTER_FOLDS, max(2, len(x) // 10)))
+    folds = min(FORECASTER_FOLDS, max(2, len(x) // 10))
+    cv = TimeSeriesSplit(n_splits=folds) if ordered else KFold(folds, shuffle=True, random_state=0)
     grid = {"alpha": list(RIDGE_ALPHAS)}
+    mse = "neg_mean_squared_error"
     return _cached(
-        _digest("forecasters", x, y),
-        lambda: {
-            "ridge": _grid_search("ridge", Ridge(), grid, x, y, cv, "neg_mean_squared_error", False)
-        },
+        _digest("forecasters" if ordered else "regressors", x, y),
+        lambda: {"ridge": _grid_search("ridge", Ridge(), grid, x, y, cv, mse, not ordered)},
     )
 
 
@@ -258,12 +262,17 @@ def compare_forecaster(
     prediction: np.ndarray,
     *,
     to_units: Callable[[np.ndarray], np.ndarray] = np.asarray,
+    naive: tuple[str, np.ndarray] | None = None,
     seed: int = 0,
     resamples: int = intervals.RESAMPLES,
 ) -> dict[str, Any]:
     """A forecaster's baselines (naive, ridge), the intervals of its test metrics and its
     comparison with the best baseline on MSE, all in data units (`to_units` converts
     model outputs). `prediction` is the model's output on `test`'s inputs.
+
+    `naive` is `zoo.evaluation.naive_baseline`'s (rule, test-split prediction); by
+    default no change (zeros). With the training-mean rule (a table regression) the
+    baseline is called `mean` and the ridge is cross-validated on shuffled rows.
 
     Example:
         >>> t = np.arange(300.0)
@@ -276,13 +285,18 @@ def compare_forecaster(
     start = time.perf_counter()
     (x_fit, y_fit), (x_test, y_test) = fit, test
     y_true = np.asarray(to_units(np.ravel(y_test)), np.float64)
+    from zoo.evaluation import NO_CHANGE
+
+    # What `zoo.training.test_metrics` scores the naive baseline with (no change by default).
+    rule, naive = naive if naive is not None else (NO_CHANGE, np.zeros_like(y_true))
+    naive = np.asarray(naive, np.float64).ravel()
+    key = "naive" if rule == NO_CHANGE else "mean"
     with _one_thread():
-        fits = fit_forecasters(x_fit, y_fit)
-        naive = np.zeros_like(y_true)  # no change: what `zoo.training.test_metrics` uses
-        preds = {"naive": naive}
+        fits = fit_forecasters(x_fit, y_fit, ordered=rule == NO_CHANGE)
+        preds = {key: naive}
         preds |= {n: to_units(f.estimator.predict(flatten(x_test))) for n, f in fits.items()}
         scores = {n: (np.ravel(p) - y_true) ** 2 for n, p in preds.items()}
-        every = {"naive": Fitted("naive", None, {}, None, 0), **fits}
+        every = {key: Fitted(key, None, {}, None, 0), **fits}
         records = {
             n: _record(f, scores[n], seed, resamples, mae=float(np.abs(preds[n] - y_true).mean()))
             for n, f in every.items()
@@ -417,9 +431,12 @@ def compare_run(
             fit, test, raw, n_classes=data.n_classes, seed=cfg.seed, resamples=resamples,
             standardize=data.input_kind == "tabular",
         )  # fmt: skip
+    from zoo.evaluation import naive_baseline
+
     return compare_forecaster(
-        fit, test, raw, to_units=data.to_units, seed=cfg.seed, resamples=resamples
-    )
+        fit, test, raw, to_units=data.to_units, naive=naive_baseline(data), seed=cfg.seed,
+        resamples=resamples,
+    )  # fmt: skip
 
 
 def compare_trained(trained: Any, store: Any = None) -> dict[str, Any]:

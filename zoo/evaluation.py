@@ -94,8 +94,8 @@ def classification_metrics(
 
 def test_split_metrics(data: Any, task: str, raw: np.ndarray) -> dict[str, Any]:
     """A model's test metrics from its outputs `raw` on `data.x_test` (any `Dataset`):
-    classification metrics, or regression metrics in data units with the naive
-    no-change baseline (what `zoo.training.test_metrics` computes after predicting).
+    classification metrics, or regression metrics in data units with the naive baseline
+    of `naive_baseline` (what `zoo.training.test_metrics` computes after predicting).
 
     Example:
         >>> from zoo.data import load_dataset
@@ -109,16 +109,60 @@ def test_split_metrics(data: Any, task: str, raw: np.ndarray) -> dict[str, Any]:
         return classification_metrics(data.y_test, raw, data.class_names or ())
     y_true = data.to_units(np.ravel(data.y_test))
     y_pred = data.to_units(np.ravel(raw))
-    return regression_metrics(y_true, y_pred, np.zeros_like(y_true), unit=data.unit)
+    rule, naive = naive_baseline(data)
+    return regression_metrics(y_true, y_pred, naive, unit=data.unit, naive_rule=rule)
+
+
+NO_CHANGE, TRAINING_MEAN = "no change", "training mean"
+
+
+def forecasts(data: Any) -> bool:
+    """Whether `data` (a loaded `Dataset`) is a forecaster's: its target is a series' next
+    change, its test split in time order (co2, a user's series), not rows of a table.
+
+    Example:
+        >>> from zoo.data import load_dataset
+        >>> forecasts(load_dataset("co2")), forecasts(load_dataset("cancer"))
+        (True, False)
+    """
+    from zoo.data import facts
+
+    return facts(data.name).kind == "forecast"
+
+
+def naive_baseline(data: Any) -> tuple[str, np.ndarray]:
+    """The naive prediction a regression's test split is scored against, in data units,
+    and its rule: a forecaster (its target is the series' next change) forecasts no
+    change (0); any other regression (a user's table, say) predicts the mean target of
+    the training and validation splits for every sample (scikit-learn's
+    `DummyRegressor`), never looking at the test split. Skill is 1 - MSE / its MSE.
+
+    Example:
+        >>> from zoo.data import load_dataset
+        >>> rule, naive = naive_baseline(load_dataset("co2"))
+        >>> rule, float(abs(naive).max())
+        ('no change', 0.0)
+    """
+    n = len(data.y_test)
+    if forecasts(data):
+        return NO_CHANGE, np.zeros(n)
+    seen = np.concatenate([np.ravel(data.y_train), np.ravel(data.y_val)])
+    return TRAINING_MEAN, np.full(n, float(np.mean(data.to_units(seen))))
 
 
 def regression_metrics(
-    y_true: np.ndarray, y_pred: np.ndarray, naive: np.ndarray, *, unit: str = ""
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    naive: np.ndarray,
+    *,
+    unit: str = "",
+    naive_rule: str = NO_CHANGE,
 ) -> dict[str, Any]:
-    """MSE, MAE and R² of a forecast, the same for the naive baseline, and the skill.
+    """MSE, MAE and R² of a regression, the same for the naive baseline, and the skill.
 
-    `naive` is the baseline's prediction (for the CO2 forecaster: no change from the
-    last observed level). skill = 1 - MSE / naive MSE: > 0 means better than naive.
+    `naive` is the baseline's prediction and `naive_rule` what it is (`naive_baseline`:
+    for the CO2 forecaster no change from the last observed level, for a table the
+    training mean), kept as `naive`. skill = 1 - MSE / naive MSE: > 0 means better.
 
     Example:
         >>> m = regression_metrics(np.array([1., 2.]), np.array([1., 2.5]), np.zeros(2))
@@ -139,6 +183,7 @@ def regression_metrics(
         "naive_r2": float(skm.r2_score(y_true, naive)),
         "skill": float(1.0 - mse / naive_mse) if naive_mse > 0 else 0.0,
         "beats_naive": bool(mse < naive_mse),
+        "naive": naive_rule,
         "unit": unit,
         "n_test": int(len(y_true)),
     }

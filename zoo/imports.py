@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from pathlib import Path
@@ -216,26 +217,39 @@ def import_model(
         str(model_or_path) if isinstance(model_or_path, str | Path) else "a keras.Model in memory"
     )
     path = Path(str(data)).expanduser()
-    if isinstance(data, Path) or (data not in DATASETS and path.exists()):
-        like = _entry_for_file(model, path, name, store, target=target, column=column)
-        name = like
-    else:
-        like = resolve_data(str(data))
-        name = name or _slug(f"imported-{data}")
-    config = _split_config(name, like)
-    from zoo.trained import dataset_for
+    made: list[str] = []  # entries this call adds: removed again if it fails
+    try:
+        if isinstance(data, Path) or (data not in DATASETS and path.exists()):
+            like = _entry_for_file(model, path, name, store, made, target=target, column=column)
+            name = like
+        else:
+            like = resolve_data(str(data))
+            name = name or _slug(f"imported-{data}")
+        config = _split_config(name, like)
+        from zoo.trained import dataset_for
 
-    base = registry.get_spec(like)
-    dataset = dataset_for(TrainConfig.from_dict(config), base.dataset)
-    check_fits(model, dataset, base.task, what=f"{data} ({like}'s split)")
-    _entry(name, like, store, summary or f"imported Keras model on the data of {like}")
-    origin = {"kind": "imported", "source": source, "keras_name": model.name, "data": str(data)}
-    return store_version(
-        name, model, config={**config, "origin": origin}, data=dataset, store=store
-    )
+        base = registry.get_spec(like)
+        dataset = dataset_for(TrainConfig.from_dict(config), base.dataset)
+        check_fits(model, dataset, base.task, what=f"{data} ({like}'s split)")
+        _entry(name, like, store, summary or f"imported Keras model on the data of {like}", made)
+        origin = {"kind": "imported", "source": source, "keras_name": model.name, "data": str(data)}
+        return store_version(
+            name, model, config={**config, "origin": origin}, data=dataset, store=store
+        )
+    except BaseException:
+        # A refused import stores nothing: not even the entry it made for the file.
+        from zoo.deleting import delete_entry
+
+        for entry in made:
+            # One that got a version (a failure after the commit) stays, with it.
+            with contextlib.suppress(ZooError):
+                delete_entry(entry, store=store)
+        raise
 
 
-def _entry(name: str, like: str, store: Store, summary: str) -> Any:
+def _entry(name: str, like: str, store: Store, summary: str, made: list[str] | None = None) -> Any:
+    # `made` collects the name when this links a new entry (the caller removes it again
+    # if what follows fails).
     from zoo.entries import link_entry, same_data
 
     current = registry._REGISTRY.get(name)
@@ -246,10 +260,15 @@ def _entry(name: str, like: str, store: Store, summary: str) -> Any:
                 "pick another --name"
             )
         return current
-    return link_entry(name, like=like, store=store, summary=summary)
+    linked = link_entry(name, like=like, store=store, summary=summary)
+    if current is None and made is not None:
+        made.append(name)
+    return linked
 
 
-def _entry_for_file(model: Any, path: Path, name: str | None, store: Store, **source: Any) -> str:
+def _entry_for_file(
+    model: Any, path: Path, name: str | None, store: Store, made: list[str], **source: Any
+) -> str:
     # The user's file: a custom entry as `zoo add` makes it, its family from the model's
     # input (features -> mlp, steps x features -> rnn, images -> cnn).
     from zoo.entries import add_entry
@@ -275,6 +294,7 @@ def _entry_for_file(model: Any, path: Path, name: str | None, store: Store, **so
     kwargs: dict[str, Any] = {k: v for k, v in source.items() if v}
     kwargs[kind] = path
     add_entry(name, family=family, store=store, **kwargs)
+    made.append(name)
     return name
 
 
@@ -424,7 +444,11 @@ def _baselines(cfg: TrainConfig, data: Dataset, task: str, raw: np.ndarray) -> d
                 fit, test, raw, n_classes=data.n_classes or 2, seed=cfg.seed,
                 standardize=data.input_kind == "tabular",
             )  # fmt: skip
-        return baselines.compare_forecaster(fit, test, raw, to_units=data.to_units, seed=cfg.seed)
+        from zoo.evaluation import naive_baseline
+
+        return baselines.compare_forecaster(
+            fit, test, raw, to_units=data.to_units, naive=naive_baseline(data), seed=cfg.seed
+        )
     except (ValueError, ZooError, np.linalg.LinAlgError) as err:
         log.warning("no baselines for %s: %s", cfg.model, err)
         return {"baselines": {"error": f"{type(err).__name__}: {err}"}}

@@ -437,7 +437,8 @@ def test_metrics(model: Any, data: Dataset, task: str) -> dict[str, Any]:
     """Metrics of a classifier or forecaster on `data`'s test split.
 
     Regression metrics are in the data's own units (ppm for CO2), with the naive
-    last-value forecast as baseline.
+    baseline of `zoo.evaluation.naive_baseline` (no change for a forecaster, the training
+    mean for a table).
 
     Example:
         >>> from zoo.trained import load_trained
@@ -446,11 +447,7 @@ def test_metrics(model: Any, data: Dataset, task: str) -> dict[str, Any]:
         True
     """
     raw = np.asarray(model.predict(data.x_test, batch_size=PREDICT_BATCH, verbose=0))
-    if task == "classification":
-        return evaluation.classification_metrics(data.y_test, raw, data.class_names or ())
-    y_true = data.to_units(data.y_test.ravel())
-    y_pred = data.to_units(raw.ravel())
-    return evaluation.regression_metrics(y_true, y_pred, np.zeros_like(y_true), unit=data.unit)
+    return evaluation.test_split_metrics(data, task, raw)
 
 
 def evaluate_trained(trained: TrainedModel) -> dict[str, Any]:

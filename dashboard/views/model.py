@@ -10,6 +10,7 @@ from dashboard import access, baseline_text, charts, data, deletes, fairness_vie
 from zoo import fairness, intervals
 from zoo.config import TrainConfig
 from zoo.errors import ZooError
+from zoo.evaluation import NO_CHANGE, forecasts
 from zoo.summary import comparison
 
 # How the comparison line is shown, by the words its paired interval earned.
@@ -126,14 +127,15 @@ def _classification(root: str, ref: str, m: object) -> None:
 def _regression(root: str, ref: str, m: object) -> None:
     metrics = m.metrics  # type: ignore[attr-defined]
     unit = metrics.get("unit", "")
+    squared, plain = (f" ({unit}²)", f" ({unit})") if unit else ("", "")
     cols = st.columns(5)
     for col, (key, label) in zip(
         cols,
         [
-            ("mse", f"MSE ({unit}²)"),
-            ("mae", f"MAE ({unit})"),
+            ("mse", f"MSE{squared}"),
+            ("mae", f"MAE{plain}"),
             ("r2", "R²"),
-            ("naive_mse", f"naive MSE ({unit}²)"),
+            ("naive_mse", f"naive MSE{squared}"),
             ("skill", "skill vs naive"),
         ],
         strict=True,
@@ -143,13 +145,22 @@ def _regression(root: str, ref: str, m: object) -> None:
         _interval(col, metrics, key)
     verdict = "beats" if metrics.get("beats_naive") else "does not beat"
     note = baseline_text.interval_note(metrics)
+    rule = metrics.get("naive", NO_CHANGE)  # versions stored before it was kept: no change
+    forecaster = forecasts(m.dataset())  # type: ignore[attr-defined]
+    naive = "'no change' forecast" if rule == NO_CHANGE else f"baseline (the {rule})"
+    what, samples = ("forecaster", "test weeks") if forecaster else ("model", "test samples")
     st.caption(
-        f"The forecaster {verdict} the naive 'no change' forecast on "
-        f"{metrics.get('n_test', '?')} test weeks (skill = 1 - MSE / naive MSE)."
-        + (f" {note}." if note else "")
+        f"The {what} {verdict} the naive {naive} on {metrics.get('n_test', '?')} {samples} "
+        "(skill = 1 - MSE / naive MSE)." + (f" {note}." if note else "")
     )
-    st.markdown("**Forecast vs truth** (test period)")
-    st.altair_chart(charts.forecast(model_data.forecast(root, ref), unit), width="stretch")
+    if forecaster:
+        st.markdown("**Forecast vs truth** (test period)")
+        st.altair_chart(charts.forecast(model_data.forecast(root, ref), unit), width="stretch")
+    else:  # rows of a table: no time order to plot along
+        st.markdown("**Predicted vs actual** (test split)")
+        st.altair_chart(
+            charts.predicted_vs_actual(model_data.predictions(root, ref), unit), width="stretch"
+        )
 
 
 def _generation(m: object) -> None:

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from zoo.evaluation import forecasts
+
 from . import figures
 from .sections import fmt
 
@@ -139,9 +141,22 @@ def _classifier_facts(
 
 
 def _forecast_facts(
-    tag: str, i: int, fc: float, actual: float, unit: str, extra: dict[str, Any]
+    tag: str,
+    i: int,
+    fc: float,
+    actual: float,
+    unit: str,
+    extra: dict[str, Any],
+    forecast: bool = True,
 ) -> tuple[str, list[tuple[str, str]]]:
     err = fc - actual
+    if not forecast:  # a table's regression: a value, not a change
+        u = f" {unit}" if unit else ""
+        return f"{tag}: error {err:+.4g}{u}", [
+            ("predicted", f"{fc:.4g}{u}"),
+            ("actual", f"{actual:.4g}{u}"),
+            ("error", f"{err:+.4g}{u}"),
+        ]
     facts = [
         ("forecast change", f"{fc:+.3f} {unit}"),
         ("actual change", f"{actual:+.3f} {unit}"),
@@ -197,7 +212,9 @@ def explanations_section(trained: Any, data: Any, n: int, method: str) -> dict[s
         if trained.task == "classification":
             head, facts = _classifier_facts(tag, y[i], proba[i], names)
         else:
-            head, facts = _forecast_facts(tag, i, fc[i], actual[i], data.unit, extra)
+            head, facts = _forecast_facts(
+                tag, i, fc[i], actual[i], data.unit, extra, forecast=forecasts(data)
+            )
         facts = [("test index", str(i)), *facts, ("additivity error", f"{add[j]:.3g}{u}")]
         cards.append(
             {
@@ -281,6 +298,17 @@ def _intro(trained: Any, meta: Any, n_test: int, data: Any = None) -> str:
             "most confident wrong and the least confident ones. Red supports the class shown, "
             "blue opposes it."
             + (" Feature values are the raw measurements." if meta.input_kind == "tabular" else "")
+        )
+    if data is not None and not forecasts(data):
+        return (
+            f"Chosen from {n_test} test predictions: the largest errors and typical ones "
+            "(error closest to the median). Red raises the prediction, blue lowers it."
+            + (
+                f" Inputs, attributions, base value and prediction are in {unit}: the "
+                "attributions and the base value add up to the prediction."
+                if unit
+                else ""
+            )
         )
     return (
         f"Chosen from {n_test} test forecasts: the largest errors and typical ones (error "

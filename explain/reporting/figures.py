@@ -157,6 +157,29 @@ def forecast(y: np.ndarray, pred: np.ndarray, unit: str, dates: Any = None) -> A
     return fig
 
 
+def predicted_vs_actual(y: np.ndarray, pred: np.ndarray, unit: str) -> Any:
+    """A regression's predictions against the actual values, one point per sample, with
+    the diagonal where they agree (a table's rows have no time order to plot along).
+
+    Example:
+        >>> fig = predicted_vs_actual(np.array([1.0, 2.0, 3.0]), np.array([1.2, 1.9, 2.5]), "")
+        >>> fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()
+        ('actual', 'predicted')
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.2, 3.6), layout="constrained")
+    ax = fig.subplots()
+    ax.scatter(y, pred, s=8, alpha=0.6)
+    lo, hi = float(min(y.min(), pred.min())), float(max(y.max(), pred.max()))
+    ax.plot([lo, hi], [lo, hi], color="0.5", lw=0.8, ls="--")
+    suffix = f" ({unit})" if unit else ""
+    ax.set_xlabel("actual" + suffix)
+    ax.set_ylabel("predicted" + suffix)
+    ax.grid(alpha=0.3)
+    return fig
+
+
 def gan_curves(history: dict[str, list[float]], metrics: dict[str, Any]) -> Any:
     """A GAN's Fréchet distance per epoch (left, epoch 0 = untrained, best starred) and its
     discriminator and generator losses (right).

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from zoo.errors import ZooError
+from zoo.evaluation import NO_CHANGE, forecasts
 from zoo.intervals import BEATS, SAME, WORSE
 from zoo.summary import comparison
 
@@ -145,7 +146,7 @@ def headline(trained: Any) -> list[tuple[str, str]]:
     elif trained.task == "regression":
         unit = m.get("unit", "")
         rows += [(f"test MAE ({unit})".replace(" ()", ""), fmt(m.get("mae")))]
-        rows += [("skill vs naive", fmt(m.get("skill")))]
+        rows += [(f"skill vs naive ({m.get('naive', NO_CHANGE)})", fmt(m.get("skill")))]
     else:
         rows += [("Fréchet distance (final)", fmt(m.get("fid_final")))]
         rows += [("untrained / final", fmt(m.get("fid_ratio")))]
@@ -253,25 +254,44 @@ def metrics_section(trained: Any, data: Any) -> dict[str, Any]:
         }
     if trained.task == "regression":
         unit = m.get("unit", "")
+        rule = m.get("naive", NO_CHANGE)  # versions stored before the rule was kept: no change
+        squared = f" ({unit}²)" if unit else ""
         compare = [
             (label, _ci(m, key), _ci(m, f"naive_{key}"))
-            for key, label in (("mse", f"MSE ({unit}²)"), ("mae", f"MAE ({unit})"), ("r2", "R²"))
+            for key, label in (
+                ("mse", f"MSE{squared}"),
+                ("mae", f"MAE ({unit})" if unit else "MAE"),
+                ("r2", "R²"),
+            )
         ]
         rows = [
             ("skill (1 − MSE / naive MSE)", _ci(m, "skill")),
-            ("beats the naive forecast", fmt(m.get("beats_naive"))),
+            (f"beats the naive baseline ({rule})", fmt(m.get("beats_naive"))),
             ("test samples", fmt(m.get("n_test"))),
         ]
         y = data.to_units(np.ravel(data.y_test))
         pred = data.to_units(np.asarray(trained.predict(data.x_test), np.float64).ravel())
-        fig = figures.png(
-            figures.forecast(y, pred, data.unit, (data.extra or {}).get("dates_test")),
-            "forecast against the actual test values",
-            "Test split: forecast vs actual (left, in time order) and as a scatter (right). "
-            "The naive baseline forecasts no change.",
-        )
+        if forecasts(data):
+            fig = figures.png(
+                figures.forecast(y, pred, data.unit, (data.extra or {}).get("dates_test")),
+                "forecast against the actual test values",
+                "Test split: forecast vs actual (left, in time order) and as a scatter "
+                "(right). The naive baseline forecasts no change.",
+            )
+        else:  # rows of a table have no order: the scatter alone
+            fig = figures.png(
+                figures.predicted_vs_actual(y, pred, data.unit),
+                "predictions against the actual test values",
+                "Test split: predicted vs actual, one point per test sample. The naive "
+                + (
+                    "baseline forecasts no change."
+                    if rule == NO_CHANGE
+                    else f"baseline predicts the {rule} for every sample."
+                ),
+            )
         return {
             "kind": "regression",
+            "naive": rule,
             "rows": rows,
             "compare": compare,
             "figures": [fig],

@@ -165,3 +165,32 @@ def test_input_shape_mismatch_refused(tmp_path, capsys):
     with pytest.raises(zoo.ConfigError, match="has 2 classes"):
         zoo.import_model(wrong_out, "cancer", store=store)
     assert not any(store.rglob("*.keras")) and not (store / "_entries").exists()
+
+
+def test_a_refused_import_of_a_users_file_leaves_no_entry(tmp_path, capsys):
+    # The entry for the user's own file is made before the model is checked against it;
+    # a refusal removes it again, so the name stays free and `zoo list` never shows it.
+    import keras
+    from sklearn.datasets import load_wine
+
+    wine = load_wine(as_frame=True).frame
+    csv = tmp_path / "wine.csv"
+    wine.to_csv(csv, index=False)
+    store = tmp_path / "store"
+    wrong = keras.Sequential([keras.Input((30,)), keras.layers.Dense(3, "softmax")])
+    path = tmp_path / "wrong.keras"
+    wrong.save(path)
+    argv = ["--store", str(store), "import", str(path), "--data", str(csv), "--target", "target"]
+    assert main([*argv, "--name", "mlp-wine-import"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "input is (30,)" in err and "(13,)" in err
+    assert not (store / "_entries" / "mlp-wine-import.toml").exists()
+    assert main(["--store", str(store), "list"]) == 0
+    assert "mlp-wine-import" not in capsys.readouterr().out
+    # The same name takes the model that fits.
+    right = keras.Sequential([keras.Input((13,)), keras.layers.Dense(3, "softmax")])
+    try:
+        m = zoo.import_model(right, csv, name="mlp-wine-import", store=store, target="target")
+        assert m.ref == "mlp-wine-import@1"
+    finally:
+        entries.forget("mlp-wine-import")
