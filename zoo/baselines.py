@@ -288,12 +288,12 @@ def compare_forecaster(
     from zoo.evaluation import NO_CHANGE
 
     # What `zoo.training.test_metrics` scores the naive baseline with (no change by default).
-    rule, naive = naive if naive is not None else (NO_CHANGE, np.zeros_like(y_true))
-    naive = np.asarray(naive, np.float64).ravel()
+    rule, given = naive if naive is not None else (NO_CHANGE, np.zeros_like(y_true))
+    naive_pred = np.asarray(given, np.float64).ravel()
     key = "naive" if rule == NO_CHANGE else "mean"
     with _one_thread():
         fits = fit_forecasters(x_fit, y_fit, ordered=rule == NO_CHANGE)
-        preds = {key: naive}
+        preds = {key: naive_pred}
         preds |= {n: to_units(f.estimator.predict(flatten(x_test))) for n, f in fits.items()}
         scores = {n: (np.ravel(p) - y_true) ** 2 for n, p in preds.items()}
         every = {key: Fitted(key, None, {}, None, 0), **fits}
@@ -303,7 +303,7 @@ def compare_forecaster(
         }
         model = np.ravel(to_units(np.ravel(prediction)))
         metric_iv = intervals.regression_intervals(
-            y_true, model, naive, resamples=resamples, seed=seed
+            y_true, model, naive_pred, resamples=resamples, seed=seed
         )
     model_se = (model - y_true) ** 2
     n_fit = fits["ridge"].n_fit
