@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,9 @@ from zoo.config import TrainConfig
 from zoo.data import Dataset, load_dataset
 from zoo.errors import ArtifactError, DataError
 from zoo.registry import get_spec
-from zoo.store import RunInfo, Store
+from zoo.store import RunInfo, Store, parse_ref
+
+log = logging.getLogger(__name__)
 
 PREDICT_BATCH = 1024
 
@@ -276,7 +279,23 @@ def load_trained(ref: str, store: Store | str | Path | None = None) -> TrainedMo
     """
     store = store if isinstance(store, Store) else Store(store)
     info = store.resolve(ref)
-    return _from_info(info)
+    try:
+        return _from_info(info)
+    except ArtifactError as first:
+        if parse_ref(ref)[1] is not None:
+            raise  # the version asked for: no other will do
+        # The latest good version passed its checksums yet Keras cannot read it (a file
+        # replaced with one that matches a re-signed manifest, say): the one before it,
+        # as for a corrupted version, with a warning naming why.
+        older = [i for i in store.runs(info.name) if i.status == "ok" and i.version < info.version]
+        for candidate in reversed(older):
+            try:
+                loaded = _from_info(candidate)
+            except ArtifactError:
+                continue
+            log.warning("%s; loaded %s instead", first, candidate.ref)
+            return loaded
+        raise
 
 
 def _from_info(info: RunInfo) -> TrainedModel:
@@ -287,13 +306,21 @@ def _from_info(info: RunInfo) -> TrainedModel:
         try:
             return keras.saving.load_model(folder / file, safe_mode=True, compile=False)
         except Exception as err:  # a checksum-valid file Keras still rejects
+            import zipfile
+
             try:
                 written = artifact.read_json(folder / artifact.MANIFEST).get("versions")
             except (artifact.Damage, AttributeError):
                 written = "unknown library versions"
+            # Keras says "File not found" for a file that is there but no zip archive.
+            why = (
+                f"{type(err).__name__}: {err}"
+                if zipfile.is_zipfile(folder / file)
+                else "not a .keras (zip) archive"
+            )
             raise ArtifactError(
-                f"{folder / file} could not be loaded by Keras ({type(err).__name__}: {err}); "
-                f"it was written with {written}. Retrain with `zoo train {info.name}`"
+                f"{folder / file} could not be loaded by Keras ({why}); it was written with "
+                f"{written}. Retrain with `zoo train {info.name}`"
             ) from None
 
     spec = get_spec(info.name)

@@ -216,7 +216,7 @@ def read_toml(path: Path) -> dict[str, Any]:
             "lines of name = value"
         )
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte-order mark (Notepad writes one) is skipped
     except UnicodeDecodeError as err:
         raise ConfigError(
             f"config file {path} is not UTF-8 text (byte {err.start}); TOML files are UTF-8: "

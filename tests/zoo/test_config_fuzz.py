@@ -192,3 +192,11 @@ def test_known_bad_toml_files(tmp_path, raw):
     with pytest.raises(ConfigError) as err:
         TrainConfig.from_toml(path)
     assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_toml_file_with_a_byte_order_mark_reads_as_without(tmp_path):
+    # Windows' Notepad saves UTF-8 with a byte-order mark; tomllib alone refuses it.
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b'\xef\xbb\xbfmodel = "mlp-cancer"\nepochs = 3\n')
+    cfg = TrainConfig.from_toml(path)
+    assert (cfg.model, cfg.epochs) == ("mlp-cancer", 3)

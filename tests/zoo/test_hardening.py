@@ -146,6 +146,28 @@ def test_issue_cases_a_list_of_files_and_a_truncated_history(store, capsys):
     assert err.count("\n") == 1
 
 
+def test_a_model_file_keras_cannot_read_falls_back_to_the_version_before(store, caplog):
+    # The checksums agree (a re-signed manifest) and the schema checks pass, so only
+    # Keras finds out: the latest still loads as the one before, with a warning.
+    folder = store / NAME / "2"
+    (folder / "model.keras").write_bytes(b"PK\x03\x04garbage")
+    _resign(folder)
+    assert Store(store).verify(NAME, 2).status == "ok"
+    with caplog.at_level("WARNING", logger="zoo.trained"):
+        m = zoo.load(NAME, store=store)
+    assert m.ref == f"{NAME}@1"
+    assert "could not be loaded by Keras (not a .keras (zip) archive)" in caplog.text
+    assert f"loaded {NAME}@1 instead" in caplog.text
+    # The version asked for by number: its error, no fallback.
+    with pytest.raises(zoo.ArtifactError, match="could not be loaded by Keras"):
+        zoo.load(f"{NAME}@2", store=store)
+    # With no older version left to read, the latest's error.
+    (store / NAME / "1" / "model.keras").write_bytes(b"PK\x03\x04garbage")
+    _resign(store / NAME / "1")
+    with pytest.raises(zoo.ArtifactError, match=f"{NAME}/2/model.keras could not be loaded"):
+        zoo.load(NAME, store=store)
+
+
 def test_an_extra_file_is_a_warning_and_never_read(store, capsys):
     (store / NAME / "2" / "evil.py").write_text("import os; os.system('echo owned')\n")
     (store / NAME / "2" / "explain").mkdir()
