@@ -257,6 +257,32 @@ def _unknown_command(name: str) -> ZooError:
     )
 
 
+def _refuse_unknown(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, unknown: list[str]
+) -> None:
+    """argparse's "unrecognized arguments" as one line naming the subcommand, with the
+    closest option of that subcommand for each unknown one (`--learning_rate` ->
+    `--learning-rate`; argparse printed the top level's usage and no hint). Exits with
+    status 2, as argparse does."""
+    sub = parser
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        sub = getattr(action, "choices", {}).get(getattr(args, "command", None), parser)
+    options = [o for a in sub._actions for o in a.option_strings if o.startswith("--")]
+    shown = []
+    for token in unknown:
+        flag = token.split("=", 1)[0]
+        close = difflib.get_close_matches(flag.replace("_", "-"), options, n=1, cutoff=0.75)
+        shown.append(
+            f"{token} (did you mean {close[0]}?)" if close and flag.startswith("-") else token
+        )
+    # One line (the subcommand's usage runs to 26 lines for `zoo train`).
+    print(
+        f"{sub.prog}: error: unrecognized arguments: {' '.join(shown)}; see {sub.prog} --help",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `zoo` console script; returns the exit code.
 
@@ -276,7 +302,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     # Core commands load no registered command; another loads only its own.
     wanted = None if command is None else () if command in CORE_COMMANDS else (command,)
-    args = build_parser(wanted).parse_args(argv)
+    parser = build_parser(wanted)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        _refuse_unknown(parser, args, unknown)
     args.argv = argv  # a training on another backend reruns the command in a child
     args.given_backend = given_backend
     store = Store(args.store)

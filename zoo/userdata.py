@@ -215,8 +215,33 @@ def read_table(source: Source) -> Any:
         ) from None
     if frame.empty:
         raise DataError(f"table {path} has a header but no rows; add rows")
+    if len(sep) == 1:
+        _check_fields(path, sep)
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
+
+
+def _check_fields(path: Path, sep: str) -> None:
+    # pandas reads rows longer than the header by turning their first fields into an
+    # index (every value shifted one column or more) and fills short rows with NaN: both
+    # silently. Every row must have the header's number of fields, as uploads must.
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh, delimiter=sep)
+        width = None
+        for row in reader:
+            if not row:  # blank lines, as pandas skips them
+                continue
+            if width is None:
+                width = len(row)
+            elif len(row) != width:
+                what = "comma" if sep == "," else "tab" if sep == "\t" else repr(sep)
+                raise DataError(
+                    f"table {path}: line {reader.line_num} has {len(row)} fields but the "
+                    f"header has {width}; every row needs exactly one value per column "
+                    f"(quote a value that holds a {what})"
+                )
 
 
 def _missing_column(name: str, frame: Any, path: str, flag: str) -> DataError:

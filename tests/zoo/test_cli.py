@@ -253,3 +253,28 @@ def test_runs_and_list_keep_working_next_to_a_corrupted_version(tmp_path, capsys
         assert main(["--store", str(tmp_path), *argv]) == 0
     out = capsys.readouterr().out
     assert "corrupted" in out and "manifest.json is not valid JSON" in out
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (
+            ["train", "mlp-cancer", "--learning_rate", "0.1"],
+            "--learning_rate (did you mean --learning-rate?)",
+        ),
+        (
+            ["train", "mlp-cancer", "--lerning-rate=0.1"],
+            "--lerning-rate=0.1 (did you mean --learning-rate?)",
+        ),
+        (["list", "--jsn"], "--jsn (did you mean --json?)"),
+        (["train", "mlp-cancer", "surplus"], "unrecognized arguments: surplus"),
+    ],
+)
+def test_an_unknown_option_names_the_closest_of_its_command(tmp_path, capsys, argv, expected):
+    with pytest.raises(SystemExit) as exit:
+        main(["--store", str(tmp_path), *argv])
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and expected in err
+    # One line, naming the subcommand and where its options are listed.
+    assert err.startswith(f"zoo {argv[0]}: error: ") and err.count("\n") == 1
+    assert err.rstrip().endswith(f"see zoo {argv[0]} --help")

@@ -348,7 +348,36 @@ def _bad_cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
             ["--family", "cnn", "--csv", str(_table(tmp / "t6.csv")), "--target", "y"],
             "cannot read a table",
         ),
+        # pandas made the extra leading fields an index (every value shifted) ...
+        "rows longer than the header": (
+            ["--family", "mlp", "--csv", str(_ragged(tmp / "long.csv", extra=2)), "--target", "y"],
+            "line 2 has 5 fields but the header has 3",
+        ),
+        # ... and filled short rows with NaN, both without a word.
+        "a row shorter than the header": (
+            [
+                "--family",
+                "mlp",
+                "--csv",
+                str(_ragged(tmp / "short.csv", extra=-1)),
+                "--target",
+                "y",
+            ],
+            "line 5 has 2 fields but the header has 3",
+        ),
     }
+
+
+def _ragged(path: Path, extra: int) -> Path:
+    # A 3-column table of 30 rows; extra > 0: every row has `extra` more fields (pandas'
+    # index case); extra < 0: row 4 (line 5) lacks its last field.
+    rows = [[str(i), str(i % 3), str(i % 2)] for i in range(30)]
+    if extra > 0:
+        rows = [[*r, *["9"] * extra] for r in rows]
+    else:
+        rows[3] = rows[3][:extra]
+    path.write_text("a,b,y\n" + "\n".join(",".join(r) for r in rows) + "\n")
+    return path
 
 
 def test_every_bad_file_is_one_line_and_writes_nothing(tmp_path, capsys):
