@@ -284,6 +284,32 @@ def train_split(cfg: TrainConfig, data: Dataset) -> tuple[np.ndarray, np.ndarray
     return x, y
 
 
+# Penalties at or above this are far outside any useful range (1e-6..1e-2 is usual): a
+# NaN loss with one of them is blamed on it, not on the learning rate.
+HUGE_PENALTY = 1.0
+
+
+def _nan_advice(cfg: TrainConfig) -> str:
+    """What to change after a NaN loss: a huge L1 / L2 / weight decay overflows the loss
+    whatever the learning rate; otherwise the step size is the usual cause.
+
+    Example:
+        >>> _nan_advice(TrainConfig.for_model("mlp-cancer", l2=1e38))
+        'the penalty l2=1e+38 overflows the loss: use values around 1e-4 (at most 1e-2)'
+    """
+    huge = [k for k in ("l1", "l2", "weight_decay") if getattr(cfg, k, 0) >= HUGE_PENALTY]
+    if huge:
+        which = ", ".join(f"{k}={getattr(cfg, k):g}" for k in huge)
+        subject = (
+            f"the penalties {which} overflow" if len(huge) > 1 else f"the penalty {which} overflows"
+        )
+        return f"{subject} the loss: use values around 1e-4 (at most 1e-2)"
+    return (
+        f"lower the learning rate (now {cfg.learning_rate:g}), add batch_norm or pick another "
+        "optimizer"
+    )
+
+
 # Keras' BatchNormalization default: its moving statistics keep 99 % per step.
 BN_MOMENTUM = 0.99
 # What is left of the moving statistics' initial values (mean 0, variance 1) after half
@@ -420,10 +446,7 @@ def _evaluate_and_store(
     # Every family's run ends here: NaN guard, metrics, files, model card, commit.
     failed = _nan_epoch(history)
     if failed:
-        message = (
-            f"the loss became NaN or infinite at epoch {failed}; lower the learning rate "
-            f"(now {cfg.learning_rate:g}), add batch_norm or pick another optimizer"
-        )
+        message = f"the loss became NaN or infinite at epoch {failed}; " + _nan_advice(cfg)
         _write_run(folder, cfg, history, {"error": message})
         version = store.commit(name, folder, status="failed", error=message)
         raise TrainingError(f"{name}@{version} failed: {message}")

@@ -97,6 +97,12 @@ def test_nan_loss_is_recorded_as_failed_run(tmp_path):
         zoo.load("lstm-co2", store=tmp_path)
 
 
+def test_nan_loss_from_a_huge_penalty_blames_the_penalty(tmp_path):
+    # l2=1e38 overflows the loss at any learning rate: lowering it would not help.
+    with pytest.raises(zoo.ZooError, match=r"the penalty l2=1e\+38 overflows the loss"):
+        zoo.train("mlp-cancer", store=tmp_path, l2=1e38, epochs=2, max_train_samples=64)
+
+
 def test_unknown_refs(two_versions, tmp_path):
     root, _ = two_versions
     with pytest.raises(zoo.UnknownModelError, match=r"mlp-cancer@9 does not exist.*mlp-cancer@1"):
