@@ -416,10 +416,19 @@ def _series_input(prep: Mapping[str, Any], raw: Any) -> np.ndarray:
         raw = numeric_values(frame[column], column)
     values = np.asarray(raw, dtype=np.float64).ravel()
     window = int(prep["window"])
-    if len(values) < window + 1 or not np.isfinite(values[-window - 1 :]).all():
+    if len(values) < window + 1:
         raise DataError(
             f"the series needs its last {window + 1} values (no gaps) to forecast the next "
             f"one; got {len(values)}"
+        )
+    gaps = np.flatnonzero(~np.isfinite(values[-window - 1 :]))
+    if gaps.size:
+        where = len(values) - window - 1 + gaps  # positions in what was given
+        raise DataError(
+            f"the series' last {window + 1} values must all be numbers, but value "
+            f"{int(where[0])} of {len(values)} (0-based) is {values[where[0]]}"
+            + (f" ({gaps.size} such)" if gaps.size > 1 else "")
+            + "; fill the gap (e.g. interpolate) or pass values up to before it"
         )
     changes = np.diff(values[-window - 1 :])
     return ((changes - prep["mean"]) / prep["std"]).astype(np.float32)[None, :, None]

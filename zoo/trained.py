@@ -192,7 +192,20 @@ class TrainedModel:
             ...
             zoo.errors.DataError: mlp-cancer@1 was trained on a bundled dataset: ...
         """
+        self._expect_raw("table rows or series values", ("table", "series"))
         return self.predict_raw(rows, labels=labels)
+
+    def _expect_raw(self, what: str, kinds: tuple[str, ...]) -> None:
+        # Rows given to an image model were read as file names ("image alcohol cannot be
+        # read"): say what this model reads and which method takes it.
+        kind = (self.preprocessing or {}).get("kind")
+        if kind is not None and kind not in kinds:
+            takes, method = {
+                "table": ("table rows", "predict_rows"),
+                "series": ("series values", "predict_rows"),
+                "images": ("images", "predict_images"),
+            }.get(kind, ("arrays shaped like its training x", "predict_raw"))
+            raise DataError(f"{self.ref} reads {takes}, not {what}; use {method}(...)")
 
     def predict_images(self, images: Any, *, labels: bool = False) -> Any:
         """`predict_raw` for images: file paths, PIL images or uint8 arrays (one or many),
@@ -204,6 +217,7 @@ class TrainedModel:
             ...
             zoo.errors.DataError: cnn-digits@1 was trained on a bundled dataset: ...
         """
+        self._expect_raw("images", ("images",))
         return self.predict_raw(images, labels=labels)
 
 

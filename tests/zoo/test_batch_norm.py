@@ -34,16 +34,24 @@ def _three_digit_classes(folder: Path) -> None:
             Image.fromarray(pixels).save(folder / str(label) / f"{i}.png")
 
 
-def test_a_small_image_folder_trains_with_batch_norm_to_a_good_model(tmp_path: Path) -> None:
-    _three_digit_classes(tmp_path / "digits")
-    store = tmp_path / "store"
-    zoo.add_entry(NAME, family="cnn", images=tmp_path / "digits", store=store)
+@pytest.fixture(scope="module")
+def three_digits(tmp_path_factory: pytest.TempPathFactory):
+    """(the quick training's run, the stored model loaded, training steps per epoch)."""
+    folder = tmp_path_factory.mktemp("three-digits")
+    _three_digit_classes(folder / "digits")
+    store = folder / "store"
+    zoo.add_entry(NAME, family="cnn", images=folder / "digits", store=store)
     try:
         run = zoo.train(NAME, store=store, quick=True)
         m = zoo.load(NAME, store=store)
         steps = int(np.ceil(len(m.dataset().x_train) / m.config.batch_size))
+        yield run, m, steps
     finally:
         entries.forget(NAME)
+
+
+def test_a_small_image_folder_trains_with_batch_norm_to_a_good_model(three_digits) -> None:
+    run, m, steps = three_digits
     assert m.config.batch_norm
     # The linear baseline is perfect on these three classes; the CNN is at least close.
     assert run.metrics["accuracy"] >= 0.95, run.metrics["diagnosis"]
@@ -55,6 +63,18 @@ def test_a_small_image_folder_trains_with_batch_norm_to_a_good_model(tmp_path: P
     expected = batch_norm_momentum(steps, m.config.early_stopping)
     assert momenta and momenta == pytest.approx([expected] * len(momenta))
     assert expected < BN_MOMENTUM
+
+
+def test_rows_given_to_an_image_model_name_the_method_it_takes(three_digits) -> None:
+    # Column names were read as image file names ("image alcohol cannot be read").
+    import pandas as pd
+
+    _, m, _ = three_digits
+    with pytest.raises(zoo.DataError, match=r"reads images, not table rows .*predict_images"):
+        m.predict_rows(pd.DataFrame({"alcohol": [13.0]}))
+    d = m.dataset()
+    png, label = d.extra["files_test"][0], d.class_names[int(d.y_test[0])]
+    assert m.predict_images([png], labels=True) == [label]
 
 
 def test_momentum_keeps_keras_default_where_the_statistics_settle_anyway() -> None:
