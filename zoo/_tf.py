@@ -106,6 +106,38 @@ def jax_cache_dir(env: Mapping[str, str] = os.environ) -> str | None:
 JAX_CACHE_BYTES = 1 << 30
 
 
+def _repair_jax_cache(folder: str) -> None:
+    """Remove the entries of JAX's size-bounded compilation cache that have no "-atime"
+    file, under the cache's own lock.
+
+    JAX (`jax._src.lru_cache`) writes an entry as two files, the program ("-cache") then
+    its access time ("-atime"), and before writing any new entry reads every entry's
+    access time: one program without it (a process killed between the two writes, or
+    an entry written by a JAX without the size bound) made every later write fail with
+    FileNotFoundError, so nothing new was cached again and each training warned. A
+    program without its time may also be half-written; removing it costs one compile.
+
+    Example:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> for name in ("a-cache", "a-atime", "b-cache"):
+        ...     _ = open(os.path.join(folder, name), "wb").write(b"x")
+        >>> _repair_jax_cache(folder)
+        >>> sorted(n for n in os.listdir(folder) if not n.startswith("."))
+        ['a-atime', 'a-cache']
+    """
+    import filelock
+
+    try:
+        with filelock.FileLock(os.path.join(folder, ".lockfile"), timeout=10):
+            names = set(os.listdir(folder))
+            for name in names:
+                if name.endswith("-cache") and name[: -len("-cache")] + "-atime" not in names:
+                    os.remove(os.path.join(folder, name))
+    except (OSError, filelock.Timeout):
+        pass  # JAX then warns on the writes it cannot make, as before; training goes on
+
+
 def _jax_compilation_cache() -> None:
     # XLA compiles a recurrent model's train step in 3-5 s on this CPU, every process,
     # every training: JAX's persistent cache keeps the compiled programs on disk, so a
@@ -123,6 +155,7 @@ def _jax_compilation_cache() -> None:
         os.makedirs(folder, exist_ok=True)
     except OSError:
         return  # an unwritable home: the same
+    _repair_jax_cache(folder)
     jax.config.update("jax_compilation_cache_dir", folder)
     # A bound also makes JAX lock the folder while it reads or writes an entry, so two
     # trainings at once (the dashboard's) never read each other's half-written entry.
