@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from zoo import backend
 from zoo.errors import DataError
 
 from . import caching
@@ -299,25 +300,28 @@ def explain_prepared(
             )
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise DataError(f"seed={seed!r}; expected an integer >= 0")
-    if prepared is not None:  # an explainer the caller built (and caches) for t.model
-        explainer, bg_key = prepared
-    else:
-        explainer, bg_key = get_explainer(t, resolved, background, nsamples, outputs, use_cache)
-    if check_range:
-        check_input_range(t, xs, explainer.lo, explainer.hi, explainer.range_tolerance)
+    # On a GPU, float32 products run in TF32 unless told otherwise: explanations would
+    # no longer add up (zoo.backend.full_precision). Building (base values) included.
+    with backend.full_precision():
+        if prepared is not None:  # an explainer the caller built (and caches) for t.model
+            explainer, bg_key = prepared
+        else:
+            explainer, bg_key = get_explainer(t, resolved, background, nsamples, outputs, use_cache)
+        if check_range:
+            check_input_range(t, xs, explainer.lo, explainer.hi, explainer.range_tolerance)
 
-    n, k = len(xs), len(outputs)
-    bs = int(batch_size or explainer.batch_size())
-    values = np.empty((*xs.shape, k), np.float32)
-    all_preds = np.empty((n, t.n_outputs), np.float32)
-    start = time.perf_counter()
-    for i in range(0, n, bs):
-        chunk = np.ascontiguousarray(xs[i : i + bs])
-        values[i : i + len(chunk)] = explainer.attributions(chunk, seed)
-        all_preds[i : i + len(chunk)] = explainer.predict(chunk)
-        if progress is not None:
-            progress(min(i + bs, n), n)
-    seconds = time.perf_counter() - start
+        n, k = len(xs), len(outputs)
+        bs = int(batch_size or explainer.batch_size())
+        values = np.empty((*xs.shape, k), np.float32)
+        all_preds = np.empty((n, t.n_outputs), np.float32)
+        start = time.perf_counter()
+        for i in range(0, n, bs):
+            chunk = np.ascontiguousarray(xs[i : i + bs])
+            values[i : i + len(chunk)] = explainer.attributions(chunk, seed)
+            all_preds[i : i + len(chunk)] = explainer.predict(chunk)
+            if progress is not None:
+                progress(min(i + bs, n), n)
+        seconds = time.perf_counter() - start
 
     preds = all_preds[:, list(outputs)]
     base = np.broadcast_to(explainer.base_values, (n, k)).copy()

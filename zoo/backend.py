@@ -189,6 +189,39 @@ def fused(fn: Callable[..., Any]) -> Callable[..., Any]:
     return tf.function(fn, jit_compile=True, autograph=False)
 
 
+@contextlib.contextmanager
+def full_precision() -> Iterator[None]:
+    """Float32 matrix products and convolutions at full float32 precision inside.
+
+    NVIDIA GPUs since Ampere multiply float32 matrices in TF32 (10-bit mantissas) unless
+    told otherwise, on both backends; explanations that must add up to the model's output
+    to ~1e-6 lost that on an H100 (lstm-co2's normalized additivity p95 went from 5e-7 on
+    the CPU to 119 %). JAX: `jax.default_matmul_precision("highest")` for this thread
+    while inside (it is part of every trace's key, so what is compiled inside runs
+    exactly). TensorFlow's switch is process-wide and not thread-safe to flip back, so it
+    is turned off for the rest of the process. Nothing changes on a CPU.
+
+    Example:
+        >>> import keras
+        >>> a = keras.ops.ones((1, 2))
+        >>> with full_precision():
+        ...     keras.ops.convert_to_numpy(keras.ops.matmul(a, keras.ops.transpose(a)))
+        array([[2.]], dtype=float32)
+    """
+    if name() == "jax":
+        import jax
+
+        with jax.default_matmul_precision("highest"):
+            yield
+        return
+    if name() == "tensorflow":
+        import tensorflow as tf
+
+        if tf.config.experimental.tensor_float_32_execution_enabled():
+            tf.config.experimental.enable_tensor_float_32_execution(False)
+    yield
+
+
 def _numpy(out: Any) -> Any:
     if isinstance(out, tuple | list):
         return tuple(np.asarray(o) for o in out)
