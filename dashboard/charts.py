@@ -275,16 +275,21 @@ def forecast(frame: pd.DataFrame, unit: str = "") -> alt.Chart:
         'line'
     """
     long = frame.melt("date", var_name="series", value_name="level")
+    dated = pd.api.types.is_datetime64_any_dtype(frame["date"])  # else numbered test steps
     return unvalidated(
         alt.Chart(long)
         .mark_line()
         .encode(
-            x=alt.X("date:T", title=None),
+            x=alt.X("date:T", title=None) if dated else alt.X("date:Q", title="test step"),
             y=alt.Y(
                 "level:Q", title=f"level ({unit})" if unit else "level", scale=alt.Scale(zero=False)
             ),
             color=alt.Color("series:N", title=None),
-            tooltip=["date:T", "series", alt.Tooltip("level:Q", format=".2f")],
+            tooltip=[
+                "date:T" if dated else "date:Q",
+                "series",
+                alt.Tooltip("level:Q", format=".2f"),
+            ],
         )
         .properties(height=320)
         .interactive(bind_y=False)

@@ -450,9 +450,13 @@ def explanation_png(root: str, ref: str, sample: str, view: str, _shown: Any) ->
     import explain
     from dashboard.charts import png
 
+    # The sample's own name in the title ("test #65"), not its place in this one-sample
+    # explanation ("sample 0").
+    kind, _, key = sample.partition(":")
+    label = f"test #{key}" if kind == "test" else "your upload"
     if view == "waterfall":
-        return png(explain.plots.waterfall(_shown, index=0))
-    return png(explain.plots.for_explanation(_shown, index=0))
+        return png(explain.plots.waterfall(_shown, index=0, label=label))
+    return png(explain.plots.for_explanation(_shown, index=0, label=label))
 
 
 @st.cache_resource(max_entries=16, show_spinner="Explaining the whole test split…")

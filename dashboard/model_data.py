@@ -102,9 +102,13 @@ def forecast(root: str, ref: str) -> pd.DataFrame:
     extra = d.extra
     out = test_outputs(root, ref)
     last = np.asarray(extra["last_level_test"], "float64")
+    # A user's series added without a date column has none: its test steps are numbered.
+    dates = extra.get("dates_test")
     return pd.DataFrame(
         {
-            "date": pd.to_datetime(np.asarray(extra["dates_test"])),
+            "date": pd.to_datetime(np.asarray(dates))
+            if dates is not None
+            else np.arange(len(last)),
             "truth": np.asarray(extra["next_level_test"], "float64"),
             "forecast": last + d.to_units(out["pred"]),
             "naive (no change)": last,

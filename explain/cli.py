@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from zoo.errors import DataError, ZooError
+from zoo.evaluation import time_step
 from zoo.store import atomic_write_bytes
 
 from .explainers import describe_method
@@ -342,7 +343,9 @@ def _prediction_lines(trained: Any, data: Any, i: int, meta: Any) -> list[str]:
     unit = data.unit
     change = float(meta.predictions[0, 0])  # already in data units (in_units)
     actual = float(data.to_units(np.ravel(data.y_test[i])[0]))
-    when = f" for the week of {extra['dates_test'][i]}" if "dates_test" in extra else ""
+    when = (
+        f" for the {time_step(data)} of {extra['dates_test'][i]}" if "dates_test" in extra else ""
+    )
     if "last_level_test" in extra:
         last = float(extra["last_level_test"][i])
         lines = [

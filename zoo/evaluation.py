@@ -130,6 +130,35 @@ def forecasts(data: Any) -> bool:
     return facts(data.name).kind == "forecast"
 
 
+def time_step(data: Any) -> str:
+    """What one step of a forecaster's series is, from the spacing of its test dates:
+    "day", "week", "month", "quarter" or "year"; "step" when the series has no dates
+    (a user's series added without a date column) or an irregular spacing.
+
+    Example:
+        >>> from zoo.data import load_dataset
+        >>> time_step(load_dataset("co2"))
+        'week'
+    """
+    dates = (getattr(data, "extra", None) or {}).get("dates_test")
+    if dates is None or len(dates) < 2:
+        return "step"
+    try:
+        days = float(np.median(np.diff(np.asarray(dates, "datetime64[D]")).astype(np.float64)))
+    except (TypeError, ValueError):
+        return "step"
+    for word, low, high in (
+        ("day", 1, 1),
+        ("week", 7, 7),
+        ("month", 28, 31),
+        ("quarter", 89, 92),
+        ("year", 365, 366),
+    ):
+        if low <= days <= high:
+            return word
+    return "step"
+
+
 def naive_baseline(data: Any) -> tuple[str, np.ndarray]:
     """The naive prediction a regression's test split is scored against, in data units,
     and its rule: a forecaster (its target is the series' next change) forecasts no

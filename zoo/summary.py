@@ -96,6 +96,31 @@ def comparison(metrics: dict[str, Any]) -> dict[str, Any] | None:
 _NAMES = {"accuracy": "accuracy", "mse": "MSE", "fid_final": "Fréchet distance"}
 
 
+def naive_verdict(metrics: dict[str, Any]) -> str:
+    """How a regression compares with its naive baseline, in the words its skill's 95 %
+    interval earns (skill = 1 - MSE / naive MSE): "beats", "does worse than" or "shows no
+    measurable difference from"; versions stored without intervals get the point
+    estimate's "beats" / "does not beat".
+
+    Example:
+        >>> naive_verdict({"skill": 0.23, "intervals": {"metrics": {"skill": [-0.08, 0.48]}}})
+        'shows no measurable difference from'
+        >>> naive_verdict({"skill": 0.41, "intervals": {"metrics": {"skill": [0.33, 0.49]}}})
+        'beats'
+        >>> naive_verdict({"skill": 0.2, "beats_naive": True})
+        'beats'
+    """
+    from zoo.intervals import BEATS, WORSE, verdict
+
+    interval = ((metrics.get("intervals") or {}).get("metrics") or {}).get("skill")
+    if interval is None:
+        return "beats" if metrics.get("beats_naive") else "does not beat"
+    words = verdict(interval, higher_is_better=True)
+    return {BEATS: "beats", WORSE: "does worse than"}.get(
+        words, "shows no measurable difference from"
+    )
+
+
 def number_text(v: Any, *, signed: bool = False, accuracy: bool = False) -> str:
     """A metric value as text: accuracies to 3 decimals (one test sample moves them by
     0.4-1.2 %), the rest to 3 significant digits; "-" for a missing value.

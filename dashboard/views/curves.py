@@ -61,6 +61,12 @@ def body() -> None:
             "Shaded: the generalization gap between the training and validation curves. "
             "Dashed lines, named in the legend: best epoch (lowest validation loss), early "
             "stop, start of overfitting."
+            + (
+                " Losses and errors here are on the standardized target the model is "
+                "trained on (the Model page reports them in the data's units)."
+                if m.task == "regression"
+                else ""
+            )
         )
     for quantity in others:
         st.markdown(f"**{quantity}**")

@@ -16,6 +16,7 @@ import streamlit as st
 
 from dashboard import charts, data, inputs, model_data, ui
 from zoo.errors import DataError
+from zoo.evaluation import time_step
 from zoo.trained import validate_input
 
 INDEX_KEY = "explain_index"
@@ -288,7 +289,7 @@ def _show_prediction(m: Any, x: np.ndarray, true: Any = None, last_level: Any = 
             st.markdown(f"Predicted **{float(d.to_units(raw[0, 0])):.4g}{u}**")
             return
         change = float(d.to_units(raw[0, 0]))
-        text = f"Forecast change **{change:+.3f}{u}** next week"
+        text = f"Forecast change **{change:+.3f}{u}** next {time_step(d)}"
         if last_level is not None:
             text += f" → level **{float(last_level) + change:.2f}{u}**"
         st.markdown(text)

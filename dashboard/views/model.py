@@ -10,8 +10,8 @@ from dashboard import access, baseline_text, charts, data, deletes, fairness_vie
 from zoo import fairness, intervals
 from zoo.config import TrainConfig
 from zoo.errors import ZooError
-from zoo.evaluation import NO_CHANGE, forecasts
-from zoo.summary import comparison
+from zoo.evaluation import NO_CHANGE, forecasts, time_step
+from zoo.summary import comparison, naive_verdict
 
 # How the comparison line is shown, by the words its paired interval earned.
 _VERDICT_BOX = {
@@ -143,12 +143,16 @@ def _regression(root: str, ref: str, m: object) -> None:
         value = metrics.get(key)
         col.metric(label, f"{value:.4g}" if value is not None else "–")
         _interval(col, metrics, key)
-    verdict = "beats" if metrics.get("beats_naive") else "does not beat"
+    verdict = naive_verdict(metrics)  # by the skill's interval, as every verdict here
     note = baseline_text.interval_note(metrics)
     rule = metrics.get("naive", NO_CHANGE)  # versions stored before it was kept: no change
     forecaster = forecasts(m.dataset())  # type: ignore[attr-defined]
     naive = "'no change' forecast" if rule == NO_CHANGE else f"baseline (the {rule})"
-    what, samples = ("forecaster", "test weeks") if forecaster else ("model", "test samples")
+    what, samples = (
+        ("forecaster", f"test {time_step(m.dataset())}s")  # type: ignore[attr-defined]
+        if forecaster
+        else ("model", "test samples")
+    )
     st.caption(
         f"The {what} {verdict} the naive {naive} on {metrics.get('n_test', '?')} {samples} "
         "(skill = 1 - MSE / naive MSE)." + (f" {note}." if note else "")

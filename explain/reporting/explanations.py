@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.evaluation import forecasts
+from zoo.evaluation import forecasts, time_step
 
 from . import figures
 from .sections import fmt
@@ -148,6 +148,7 @@ def _forecast_facts(
     unit: str,
     extra: dict[str, Any],
     forecast: bool = True,
+    step: str = "week",
 ) -> tuple[str, list[tuple[str, str]]]:
     err = fc - actual
     if not forecast:  # a table's regression: a value, not a change
@@ -169,7 +170,7 @@ def _forecast_facts(
             nxt = float(extra["next_level_test"][i])
             facts.insert(1, ("actual level", f"{nxt:.2f} {unit}"))
     if "dates_test" in extra:
-        facts.insert(0, ("week", str(extra["dates_test"][i])))
+        facts.insert(0, (step, str(extra["dates_test"][i])))
     return f"{tag}: error {err:+.3f} {unit}", facts
 
 
@@ -213,7 +214,14 @@ def explanations_section(trained: Any, data: Any, n: int, method: str) -> dict[s
             head, facts = _classifier_facts(tag, y[i], proba[i], names)
         else:
             head, facts = _forecast_facts(
-                tag, i, fc[i], actual[i], data.unit, extra, forecast=forecasts(data)
+                tag,
+                i,
+                fc[i],
+                actual[i],
+                data.unit,
+                extra,
+                forecast=forecasts(data),
+                step=time_step(data),
             )
         facts = [("test index", str(i)), *facts, ("additivity error", f"{add[j]:.3g}{u}")]
         cards.append(

@@ -20,7 +20,7 @@ import numpy as np
 from zoo.errors import ZooError
 from zoo.evaluation import NO_CHANGE, forecasts
 from zoo.intervals import BEATS, SAME, WORSE
-from zoo.summary import comparison
+from zoo.summary import comparison, naive_verdict
 
 from . import figures
 from .markdown import markdown_to_html
@@ -266,7 +266,7 @@ def metrics_section(trained: Any, data: Any) -> dict[str, Any]:
         ]
         rows = [
             ("skill (1 − MSE / naive MSE)", _ci(m, "skill")),
-            (f"beats the naive baseline ({rule})", fmt(m.get("beats_naive"))),
+            (f"model vs the naive baseline ({rule})", f"{naive_verdict(m)} it"),
             ("test samples", fmt(m.get("n_test"))),
         ]
         y = data.to_units(np.ravel(data.y_test))
@@ -397,7 +397,10 @@ def importance_section(trained: Any, method: str) -> tuple[dict[str, Any], Any]:
     e_test = explain.explain_test_split(trained, method=method, limit=GLOBAL_LIMIT)
     meta = explain.info(e_test)
     g = explain.global_importance(trained, e_test)
-    what = {"gan": "the discriminator's real score", "regression": "the forecast"}.get(
+    regression = (
+        "the forecast" if trained.task == "regression" and forecasts(data) else "the prediction"
+    )
+    what = {"gan": "the discriminator's real score", "regression": regression}.get(
         trained.family if trained.family == "gan" else trained.task, "each class"
     )
     in_unit = f", in {data.unit}" if trained.task == "regression" and data.unit else ""
