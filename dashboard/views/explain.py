@@ -23,6 +23,21 @@ INDEX_KEY = "explain_index"
 FILTER_KEY = "explain_filter"
 
 
+def _tidy(values: np.ndarray, d: Any) -> np.ndarray:
+    """Example values in data units to 6 significant digits, float32 noise around a true
+    0 (2.2998525653350477e-10, from converting back from the standardized inputs) as 0:
+    below a millionth of each feature's own scale (`Dataset.feature_scaling`)."""
+    scale, offset = d.feature_scaling
+    noise = 1e-6 * (np.abs(np.asarray(scale, np.float64)) + np.abs(np.asarray(offset, np.float64)))
+    v = np.asarray(values, np.float64)
+    try:
+        noise = np.broadcast_to(noise, v.shape)
+    except ValueError:  # a scaling shaped otherwise than these values: its largest
+        noise = np.full(v.shape, float(np.max(noise)))
+    v = np.where(np.abs(v) < noise, 0.0, v)
+    return np.vectorize(lambda x: float(f"{x:.6g}"))(v)
+
+
 def _is_digit_image(m: Any) -> bool:
     return m.spec.dataset.startswith("digits")
 
@@ -136,7 +151,7 @@ def _upload(m: Any) -> tuple[np.ndarray, str] | None:
         x, raw = got
     elif d.input_kind == "tabular":
         names = list(d.feature_names or [])
-        example = d.features_to_units(d.x_test[:3])
+        example = _tidy(d.features_to_units(d.x_test[:3]), d)
         st.download_button(
             "Example CSV (3 test rows)",
             pd.DataFrame(example, columns=names).to_csv(index=False),
@@ -159,7 +174,7 @@ def _upload(m: Any) -> tuple[np.ndarray, str] | None:
     else:
         column = (d.feature_names or ("value",))[0]
         length = int(d.input_shape[0])
-        example = d.features_to_units(d.x_test[0, :, 0])
+        example = _tidy(d.features_to_units(d.x_test[0, :, 0]), d)
         st.download_button(
             "Example CSV (one test window)",
             pd.DataFrame({column: example}).to_csv(index=False),
