@@ -124,9 +124,11 @@ def _pick_test_sample(m: Any, out: dict) -> int | None:
 # --------------------------------------------------------------------------- uploads
 
 
-def _upload(m: Any) -> tuple[np.ndarray, str] | None:
-    """The user's own input as a model batch and a cache key, or None."""
+def _upload(m: Any) -> tuple[np.ndarray, str, float | None] | None:
+    """The user's own input as a model batch, a cache key and, for a series given as its
+    values, its last value (the forecast level builds on it); or None."""
     d = m.dataset()
+    last: float | None = None
     if _is_digit_image(m):
         up = st.file_uploader(
             "A picture of one digit (PNG or JPEG)", type=["png", "jpg", "jpeg"], key="upload"
@@ -149,6 +151,11 @@ def _upload(m: Any) -> tuple[np.ndarray, str] | None:
         if got is None:
             return None
         x, raw = got
+    elif (m.preprocessing or {}).get("kind") == "series":
+        got_series = _user_series(m)
+        if got_series is None:
+            return None
+        x, raw, last = got_series
     elif d.input_kind == "tabular":
         names = list(d.feature_names or [])
         example = _tidy(d.features_to_units(d.x_test[:3]), d)
@@ -194,7 +201,42 @@ def _upload(m: Any) -> tuple[np.ndarray, str] | None:
         raw = up.getvalue()
         x = d.features_from_units(inputs.csv_window(raw, column, length))
     batch = validate_input(m.model, x, what=m.ref)
-    return batch, "upload:" + hashlib.sha1(raw).hexdigest()
+    return batch, "upload:" + hashlib.sha1(raw).hexdigest(), last
+
+
+def _user_series(m: Any) -> tuple[np.ndarray, bytes, float] | None:
+    """A user's series entry takes its own values (levels), as `predict_raw` does: the
+    last window + 1 of them, turned into the model's standardized changes by the stored
+    preprocessing. Returns (input, raw bytes, last level) or None before an upload."""
+    from zoo import preprocessing
+
+    prep = m.preprocessing
+    column, window = str(prep["column"]), int(prep["window"])
+    d = m.dataset()
+    # The first test window's levels, rebuilt from its last level and its changes.
+    changes = d.features_to_units(d.x_test[0, :, 0])
+    last_level = float(d.extra["last_level_test"][0])
+    levels = last_level - np.concatenate([np.cumsum(changes[::-1])[::-1], [0.0]])
+    st.download_button(
+        f"Example CSV (one test window: {window + 1} values)",
+        pd.DataFrame({column: _tidy(levels, d)}).to_csv(index=False),
+        file_name=f"{m.name}-example.csv",
+        mime="text/csv",
+        on_click="ignore",
+    )
+    up = st.file_uploader(
+        f"A CSV with a column {column!r} of the series' last {window + 1} values"
+        + (f" ({d.unit})" if d.unit else "")
+        + ", oldest first",
+        type=["csv"],
+        key="upload",
+    )
+    if up is None:
+        return None
+    raw = up.getvalue()
+    values = inputs.csv_window(raw, column, window + 1)[:, 0]
+    x = preprocessing.to_model_input(prep, values)[0]
+    return x, raw, float(values[-1])
 
 
 def _user_table(m: Any) -> tuple[np.ndarray, bytes] | None:
@@ -397,7 +439,7 @@ def body() -> None:
         if got is None:
             _global(root, ref)
             return
-        x, sample = got
+        x, sample, last_level = got
 
     left, right = st.columns([1, 2])
     with left:

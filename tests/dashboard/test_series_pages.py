@@ -87,3 +87,24 @@ def test_time_step_reads_the_spacing_of_the_test_dates():
     assert [time_step(data(d)) for d in (days, months, odd, None)] == [
         "day", "month", "step", "step"
     ]  # fmt: skip
+
+
+def test_a_series_upload_takes_the_series_own_values(store, monkeypatch):
+    # The upload used to want the model's input feature ('change of ppm'); a user has
+    # the series itself. Its last window + 1 values give the same forecast as predict_raw.
+    import re
+
+    at = _page(store, monkeypatch, "explain", "rnn-co2-monthly@1")
+    at.radio(key="explain_source").set_value("your own input").run()
+    assert not at.exception
+    levels = 370.0 + np.sin(np.arange(13) / 2.0)
+    csv = "ppm\n" + "\n".join(f"{v:.4f}" for v in levels)
+    at.file_uploader(key="upload").upload("mine.csv", csv.encode(), "text/csv").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    shown = _texts(at)
+    level = float(re.search(r"level \*\*([0-9.]+)", shown).group(1))
+    m = zoo.load("rnn-co2-monthly", store=store)
+    expected = float(np.ravel(m.predict_raw(np.round(levels, 4)))[0])
+    assert level == pytest.approx(expected, abs=0.006) and "next month" in shown
+    at.button(key="explain_go").click().run()
+    assert not at.exception and not at.error
