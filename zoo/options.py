@@ -28,6 +28,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from zoo.errors import ConfigError
 
 # Groups, in the order the form and `zoo train --help` show them.
@@ -133,6 +135,12 @@ class Option:
                 f"(|x| <= {FLOAT32_MAX:.3g}); pass a finite value"
                 + (f" with {self.range_text(name)}" if self.range_text(name) else "")
             )
+        elif isinstance(value, float) and value != 0 and float(np.float32(value)) == 0.0:
+            raise ConfigError(
+                f"{name}={show(value)} is 0 in float32, which the models compute in (the "
+                f"smallest positive float32 is {FLOAT32_TINY:.2g}); pass a larger value"
+                + (f" with {self.range_text(name)}" if self.range_text(name) else "")
+            )
         elif isinstance(value, int | float) and not self._inside(value):
             raise ConfigError(
                 f"{name}={show(value)} is out of range: expected {self.range_text(name)}{why}; "
@@ -186,6 +194,7 @@ def schema(cls: type) -> dict[str, Option]:
 
 _EXPECTED = {bool: "true or false", int: "an integer", float: "a number", str: "a name"}
 FLOAT32_MAX = 3.4028234663852886e38
+FLOAT32_TINY = 1.401298464324817e-45  # the smallest positive (subnormal) float32
 # No Keras name comes near this; a longer "name" is a pasted file, not a typo.
 MAX_NAME_LENGTH = 100
 
@@ -270,7 +279,9 @@ def _convert(kind: Any, value: Any) -> Any:
     if typing.get_origin(kind) is not tuple:
         raise TypeError(f"no coercion to {kind}")
     if isinstance(value, str):
-        value = [v for v in value.replace(" ", "").split(",") if v]
+        value = value.replace(" ", "").split(",")
+        if "" in value:  # "32,,64" or "": a slip, never a layer of size nothing
+            raise ValueError
     if isinstance(value, int):
         value = [value]
     out = []

@@ -50,6 +50,11 @@ def test_strings_are_coerced_like_cli_flags():
         ({"validation_fraction": 0.45, "test_fraction": 0.45}, "at least 20% for training"),
         ({"loss": "binary_crossentropy"}, "needs a 2-class task but cnn-digits has 10 classes"),
         ({"optimizer": "adam", "momentum": 0.9}, "momentum=0.9 does not apply to optimizer"),
+        # Trained with a learning rate of 0 (1e-50 underflows in float32) before.
+        ({"learning_rate": 1e-50}, "learning_rate=1e-50 is 0 in float32"),
+        # An empty item was dropped ("32,,64" -> 32,64; "" -> no dense layer at all).
+        ({"dense_units": "32,,64"}, "dense_units='32,,64' has the wrong type"),
+        ({"dense_units": ""}, "dense_units='' has the wrong type"),
     ],
 )
 def test_bad_values_name_the_field_and_the_fix(options, expected):
