@@ -308,6 +308,14 @@ def main(argv: list[str] | None = None) -> int:
         _refuse_unknown(parser, args, unknown)
     args.argv = argv  # a training on another backend reruns the command in a child
     args.given_backend = given_backend
+    if args.store is not None and not str(args.store).strip():
+        # `--store ""` (an unset shell variable, say) silently meant the default store.
+        print(
+            "zoo: error: --store is empty; name the store folder, or leave --store out "
+            "for $ZOO_HOME (else the default store)",
+            file=sys.stderr,
+        )
+        return 2
     store = Store(args.store)
     try:
         return args.run(args, store)

@@ -394,6 +394,15 @@ class Store:
                 f"the store {self.root} is a file, not a folder; pass --store (or set "
                 "ZOO_HOME) with a folder, or move the file away"
             )
+        # A store under a file can never be made: say so, rather than list an empty one.
+        for parent in self.root.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise StorageError(
+                        f"the store {self.root} cannot exist: {parent} is a file, not a "
+                        "folder; pass --store (or set ZOO_HOME) with a folder"
+                    )
+                break
         return False
 
     def path(self, name: str, version: int) -> Path:

@@ -320,6 +320,16 @@ def test_store_naming_a_file_is_one_line(tmp_path, capsys):
     assert file.read_text() == "x"
 
 
+def test_reading_a_store_under_a_file_or_an_empty_store_flag_is_one_line(tmp_path, capsys):
+    # Both listed an empty store (exit 0): a path under a file, which can never be a
+    # store, and `--store ""` (an unset shell variable), which meant the default store.
+    (tmp_path / "file").write_text("x")
+    assert main(["--store", str(tmp_path / "file" / "sub"), "list"]) == 2
+    assert "cannot exist: " in _one_line_error(capsys)
+    assert main(["--store", "", "list"]) == 2
+    assert "--store is empty" in _one_line_error(capsys)
+
+
 def test_store_under_a_file_fails_before_training_even_as_root(tmp_path, monkeypatch, capsys):
     # Unlike a chmod'ed folder this fails for root too (CI may run as root).
     (tmp_path / "file").write_text("x")
@@ -327,7 +337,7 @@ def test_store_under_a_file_fails_before_training_even_as_root(tmp_path, monkeyp
     monkeypatch.setattr("zoo.training.train", lambda *a, **k: pytest.fail("trained"))
     assert main(["train", NAME, "--epochs", "1"]) == 2
     err = _one_line_error(capsys)
-    assert "Not a directory; a part of the path is a file" in err and str(tmp_path) in err
+    assert "cannot exist" in err and "is a file, not a folder" in err and str(tmp_path) in err
 
 
 def test_read_only_store_is_one_line(tmp_path, monkeypatch, capsys):
