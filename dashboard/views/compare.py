@@ -25,7 +25,8 @@ def _task(ref: str) -> str:
 
 
 def _default(refs: list[str]) -> list[str]:
-    """Two versions of the selected entry, else two runs of one task (their curves overlay).
+    """Two versions of the selected entry, else two runs of one task (their curves
+    overlay), the second on the same data or of the same family where there is one.
 
     A classifier and the GAN share no per-epoch quantity, so `refs[:2]` (cnn-digits and
     gan-digits in zoo order) would show no curves at all.
@@ -38,8 +39,20 @@ def _default(refs: list[str]) -> list[str]:
     for first in [*same, *refs]:
         alike = [r for r in refs if r != first and _task(r) == _task(first)]
         if alike:
-            return [first, alike[0]]
+            return [first, _closest(first, alike)]
     return refs[:2]
+
+
+def _closest(first: str, others: list[str]) -> str:
+    # Same data first, then the same family: an MLP on a table was paired with the CO2
+    # LSTM, whose options all differed.
+    mine = get_spec(first.partition("@")[0])
+
+    def distance(ref: str) -> tuple[bool, bool]:
+        spec = get_spec(ref.partition("@")[0])
+        return spec.dataset != mine.dataset, spec.family != mine.family
+
+    return min(others, key=distance)
 
 
 def _fmt(value: Any) -> str:

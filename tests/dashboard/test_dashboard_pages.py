@@ -255,3 +255,15 @@ def test_report_page_offers_the_html(open_page):
     at.button(key="report_build").click().run()
     assert not at.exception
     assert at.get("download_button")
+
+
+def test_compare_pairs_the_selected_run_with_the_closest_of_its_task(open_page):
+    # gru-digits@1 has no second version: its partner is a run of the same task on the
+    # same data and of the same family (lstm-digits), not the first classifier in zoo
+    # order (cnn-digits, whose every option differs).
+    at = open_page("model", model="gru-digits@1")  # the session's selected version
+    at.switch_page("views/compare.py")
+    at.query_params.clear()
+    at.run()
+    assert not at.exception
+    assert at.multiselect(key="compare_refs").value == ["gru-digits@1", "lstm-digits@1"]
