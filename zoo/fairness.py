@@ -179,18 +179,26 @@ class Slices:
         """
         out = []
         for k, gap in self.gaps.items():
-            iv = gap.interval
+            # Every group scoring the same names no better or worse one.
+            even = "– (all equal)" if gap.gap == 0 else None
             out.append(
                 {
                     "metric": self.label(k),
                     "gap": gap.gap,
-                    "95 % interval": f"[{iv[0]:.2f}, {iv[1]:.2f}]" if iv else "–",
-                    "better group": f"{self.shown(gap.best)} ({gap.best_value:.3f})",
-                    "worse group": f"{self.shown(gap.worst)} ({gap.worst_value:.3f})",
+                    "95 % interval": _interval_text(gap.interval),
+                    "better group": even or f"{self.shown(gap.best)} ({gap.best_value:.3f})",
+                    "worse group": even or f"{self.shown(gap.worst)} ({gap.worst_value:.3f})",
                     "small groups": ", ".join(map(self.shown, gap.small)),
                 }
             )
         return out
+
+
+def _interval_text(interval: Any) -> str:
+    # Two decimals; an end that rounds to zero is 0.00, never -0.00.
+    if not interval:
+        return "–"
+    return "[" + ", ".join(f"{v:.2f}".replace("-0.00", "0.00") for v in interval) + "]"
 
 
 def groupings(trained: Any) -> list[str]:

@@ -166,3 +166,8 @@ def test_no_gap_says_so():
     s = fairness.slices(trained, by="colour", proba=proba)
     assert s.gaps["accuracy"].gap == 0.0
     assert s.reading.startswith("No gap between the 2 groups of colour")
+    # The gap table names no better or worse group, and no interval end reads -0.00.
+    rows = {r["metric"]: r for r in s.gap_rows()}
+    accuracy = rows[s.label("accuracy")]
+    assert accuracy["better group"] == accuracy["worse group"] == "– (all equal)"
+    assert all("-0.00" not in r["95 % interval"] for r in rows.values())
