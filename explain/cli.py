@@ -185,6 +185,7 @@ def explain_command(
     import explain
     import zoo
     from explain.plots import in_units
+    from explain.units import tidy_inputs
 
     trained = zoo.load(ref, store=store)
     data = trained.dataset()
@@ -223,7 +224,8 @@ def explain_command(
         f"vs output {output:.4g}{u}); normalized p95 {add.get('p95', float('nan')):.2%}"
     )
     labels = feature_labels(meta.input_kind, values.shape, meta.feature_names)
-    flat, inputs = values.ravel(), np.asarray(shown.display_data)[0].ravel()
+    flat = values.ravel()
+    inputs = tidy_inputs(np.asarray(shown.display_data)[0], data).ravel()
     top = np.argsort(-np.abs(flat), kind="stable")[:TOP_K]
     what = {"image": "pixels", "sequence": "time steps", "tabular": "features"}[meta.input_kind]
     print(f"top {len(top)} {what} by |SHAP| for output {meta.output_names[k]!r}:")

@@ -109,3 +109,26 @@ def in_units(e: Any, data: Any) -> Any:
         out.zoo_info = dataclasses.replace(meta, **changes)
     out.zoo_units = Units(output=str(data.unit or ""), features=str(data.feature_unit or ""))
     return out
+
+
+def tidy_inputs(values: Any, data: Any) -> np.ndarray:
+    """Input values in data units as a person should read them: 6 significant digits,
+    and float32 noise around a true 0 (-4.4e-10, left by converting back from the
+    standardized inputs) as 0, below a millionth of each feature's own scale
+    (`data.feature_scaling`; `data` a loaded `Dataset`). Same shape as `values`.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> d = SimpleNamespace(feature_scaling=(np.array([0.05, 2.0]), np.array([0.1, 300.0])))
+        >>> tidy_inputs(np.array([[-4.4e-10, 301.23456789]]), d).tolist()
+        [[0.0, 301.235]]
+    """
+    scale, offset = getattr(data, "feature_scaling", (1.0, 0.0))
+    noise = 1e-6 * (np.abs(np.asarray(scale, np.float64)) + np.abs(np.asarray(offset, np.float64)))
+    v = np.asarray(values, np.float64)
+    try:
+        noise = np.broadcast_to(noise, v.shape)
+    except ValueError:  # a scaling shaped otherwise than these values: its largest
+        noise = np.full(v.shape, float(np.max(noise)))
+    v = np.where(np.abs(v) < noise, 0.0, v)
+    return np.vectorize(lambda x: float(f"{x:.6g}"), otypes=[np.float64])(v)

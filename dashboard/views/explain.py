@@ -15,27 +15,13 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, inputs, model_data, ui
+from explain.units import tidy_inputs
 from zoo.errors import DataError
 from zoo.evaluation import time_step
 from zoo.trained import validate_input
 
 INDEX_KEY = "explain_index"
 FILTER_KEY = "explain_filter"
-
-
-def _tidy(values: np.ndarray, d: Any) -> np.ndarray:
-    """Example values in data units to 6 significant digits, float32 noise around a true
-    0 (2.2998525653350477e-10, from converting back from the standardized inputs) as 0:
-    below a millionth of each feature's own scale (`Dataset.feature_scaling`)."""
-    scale, offset = d.feature_scaling
-    noise = 1e-6 * (np.abs(np.asarray(scale, np.float64)) + np.abs(np.asarray(offset, np.float64)))
-    v = np.asarray(values, np.float64)
-    try:
-        noise = np.broadcast_to(noise, v.shape)
-    except ValueError:  # a scaling shaped otherwise than these values: its largest
-        noise = np.full(v.shape, float(np.max(noise)))
-    v = np.where(np.abs(v) < noise, 0.0, v)
-    return np.vectorize(lambda x: float(f"{x:.6g}"))(v)
 
 
 def _is_digit_image(m: Any) -> bool:
@@ -158,7 +144,7 @@ def _upload(m: Any) -> tuple[np.ndarray, str, float | None] | None:
         x, raw, last = got_series
     elif d.input_kind == "tabular":
         names = list(d.feature_names or [])
-        example = _tidy(d.features_to_units(d.x_test[:3]), d)
+        example = tidy_inputs(d.features_to_units(d.x_test[:3]), d)
         st.download_button(
             "Example CSV (3 test rows)",
             pd.DataFrame(example, columns=names).to_csv(index=False),
@@ -181,7 +167,7 @@ def _upload(m: Any) -> tuple[np.ndarray, str, float | None] | None:
     else:
         column = (d.feature_names or ("value",))[0]
         length = int(d.input_shape[0])
-        example = _tidy(d.features_to_units(d.x_test[0, :, 0]), d)
+        example = tidy_inputs(d.features_to_units(d.x_test[0, :, 0]), d)
         st.download_button(
             "Example CSV (one test window)",
             pd.DataFrame({column: example}).to_csv(index=False),
@@ -219,7 +205,7 @@ def _user_series(m: Any) -> tuple[np.ndarray, bytes, float] | None:
     levels = last_level - np.concatenate([np.cumsum(changes[::-1])[::-1], [0.0]])
     st.download_button(
         f"Example CSV (one test window: {window + 1} values)",
-        pd.DataFrame({column: _tidy(levels, d)}).to_csv(index=False),
+        pd.DataFrame({column: tidy_inputs(levels, d)}).to_csv(index=False),
         file_name=f"{m.name}-example.csv",
         mime="text/csv",
         on_click="ignore",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from zoo.cli import main
@@ -49,11 +50,14 @@ def test_zoo_explain_prints_raw_feature_values(
     assert main([*argv, "--out", str(tmp_path / "x.png")]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if "  input " in line]
     raw = d.features_to_units(d.x_test[3])  # the measurements, not the standardized inputs
+    scale, offset = (np.broadcast_to(a, raw.shape) for a in d.feature_scaling)
     assert len(rows) == 5
     for line in rows:
         name, rest = line.split("  input ")
         j = d.feature_names.index(name.strip())
-        assert float(rest.split()[0]) == pytest.approx(raw[j], rel=1e-3), line
+        # float32 noise around a true 0 (-4.4e-10) is printed as the 0 it is
+        noise = 1e-6 * float(abs(scale[j]) + abs(offset[j]))
+        assert float(rest.split()[0]) == pytest.approx(raw[j], rel=1e-3, abs=noise), line
 
 
 def test_zoo_explain_forecaster_in_ppm_is_additive(
