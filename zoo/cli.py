@@ -31,11 +31,11 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
-from zoo import audit, cli_backend
+from zoo import audit, cli_backend, cli_results
 from zoo import config as zconfig
 from zoo.errors import ZooError, describe_os_error
 from zoo.options import GROUPS
-from zoo.registry import default_order, get_spec
+from zoo.registry import default_order
 from zoo.store import Store
 
 COMMAND_GROUP = "keras_zoo.commands"
@@ -146,14 +146,14 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
     )
     p.add_argument("name", nargs="?")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(run=_cmd_runs)
+    p.set_defaults(run=cli_results.cmd_runs)
 
     p = sub.add_parser(
         "evaluate", parents=[store_flag], help="recompute the test metrics of one stored version"
     )
     p.add_argument("ref", help="name or name@version")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(run=_cmd_evaluate)
+    p.set_defaults(run=cli_results.cmd_evaluate)
 
     p = sub.add_parser(
         "add",
@@ -524,99 +524,6 @@ def _metric_line(task: str, metrics: dict[str, Any]) -> str:
         "generation": ("fid_final", "fid_untrained", "fid_ratio"),
     }[task]
     return " ".join(f"{k}={metrics[k]:.4g}" for k in keys if metrics.get(k) is not None)
-
-
-def _cmd_runs(args: argparse.Namespace, store: Store) -> int:
-    import zoo
-    from zoo.card import origin_text
-    from zoo.summary import comparison, interval_text, number_text
-
-    runs = zoo.runs(args.name, store=store)
-    if args.json:
-        print(json.dumps([_run_dict(r) for r in runs], indent=2, default=str))
-        return 0
-    if not runs:
-        print(f"no stored versions{' of ' + args.name if args.name else ''} in {store.root}")
-        return 0
-    rows = []
-    for r in runs:
-        summary = origin_text(r.config)  # an imported model or an ensemble
-        if r.config and not summary:
-            summary = zconfig.TrainConfig.from_dict(r.config).summary()
-        task = get_spec(r.name).task
-        metrics = _metric_line(task, r.metrics) if r.status == "ok" else r.reason
-        status = f"{r.status} (!)" if r.warnings else r.status
-        vs = comparison(r.metrics) if r.status == "ok" else None
-        versus = "-"
-        if vs:
-            acc = vs["metric"] == "accuracy"
-            versus = (
-                f"{vs['verdict']}: {vs['baseline']} {vs['metric']} "
-                f"{number_text(vs['difference'], signed=True, accuracy=acc)} "
-                f"{interval_text(vs['difference_interval'], signed=True, accuracy=acc)}"
-            )
-        rows.append([r.ref, status, r.created[:19], summary, metrics, versus])
-    header = ["version", "status", "created", "config", "test metrics", "model - best baseline"]
-    _print_table(header, rows)
-    warned = [(r.ref, w) for r in runs for w in r.warnings]
-    if warned:
-        print()
-    for ref, warning in warned:
-        print(f"(!) {ref}: {warning}")
-    return 0
-
-
-def _run_dict(run: Any) -> dict[str, Any]:
-    return {
-        "ref": run.ref,
-        "status": run.status,
-        "reason": run.reason,
-        "created": run.created,
-        "config": run.config,
-        "metrics": run.metrics,
-        "warnings": list(run.warnings),
-    }
-
-
-def _cmd_evaluate(args: argparse.Namespace, store: Store) -> int:
-    from zoo.trained import load_trained
-    from zoo.training import evaluate_trained
-
-    m = load_trained(args.ref, store)
-    metrics = evaluate_trained(m)
-    if m.origin and m.origin.get("method") == "vote":  # scored by the members' vote
-        from zoo.ensembles import member_outputs, vote
-        from zoo.evaluation import test_split_metrics
-
-        x = m.dataset()
-        metrics = test_split_metrics(x, m.task, vote(member_outputs(m.model, x.x_test)))
-    if args.json:
-        print(json.dumps(metrics, indent=2, default=str))
-        return 0
-    print(f"{m.ref} on its test split ({metrics.get('n_test', '?')} samples):")
-    print("  " + _metric_line(m.task, metrics))
-    from zoo.summary import comparison
-
-    vs = comparison(m.metrics)
-    if vs:
-        print(f"  vs baseline (stored with the version): {vs['text']}")
-    if "per_class" in metrics:
-        rows = [
-            [
-                name,
-                f"{v['precision']:.3f}",
-                f"{v['recall']:.3f}",
-                f"{v['f1']:.3f}",
-                str(v["support"]),
-            ]
-            for name, v in metrics["per_class"].items()
-        ]
-        _print_table(["class", "precision", "recall", "f1", "support"], rows, indent=2)
-    if "confusion_matrix" in metrics:
-        print("  confusion matrix (rows: true, columns: predicted):")
-        for row in metrics["confusion_matrix"]:
-            print("   " + " ".join(f"{v:4d}" for v in row))
-    return 0
 
 
 def _print_table(header: list[str], rows: list[list[str]], indent: int = 0) -> None:

@@ -17,7 +17,6 @@ names the path and what to do.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import platform
@@ -35,6 +34,12 @@ from zoo import artifact, staging
 from zoo import backend as _backend
 from zoo.artifact import FORMAT_VERSION, MANIFEST, UNCHECKED_DIRS, Damage
 from zoo.errors import ArtifactError, StorageError, UnknownModelError, describe_os_error
+from zoo.files import (  # noqa: F401  (public here too: callers import them from zoo.store)
+    atomic_write_bytes,
+    atomic_write_text,
+    sha256,
+    write_json,
+)
 from zoo.registry import get_spec
 
 __all__ = ["FORMAT_VERSION", "MANIFEST", "UNCHECKED_DIRS", "RunInfo", "Store", "parse_ref"]
@@ -131,21 +136,6 @@ class RunInfo:
         return f"{self.name}@{self.version}"
 
 
-def sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks.
-
-    Example:
-        >>> p = Path(os.devnull)
-        >>> sha256(p)[:8]
-        'e3b0c442'
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def library_versions() -> dict[str, str]:
     """Versions of Python and the libraries an artifact depends on (no imports needed).
 
@@ -160,44 +150,6 @@ def library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[dist] = "not installed"
     return out
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write a file so readers see the old content or the new, never a part.
-
-    Parent folders are created; the data is fsynced before the rename publishes it.
-    OSError (e.g. a read-only folder) propagates for the caller to explain.
-
-    Example:
-        >>> import tempfile
-        >>> p = atomic_write_bytes(Path(tempfile.mkdtemp()) / "sub" / "a.bin", b"hi")
-        >>> p.read_bytes()
-        b'hi'
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    return path
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """`atomic_write_bytes` for UTF-8 text.
-
-    Example:
-        >>> import tempfile
-        >>> atomic_write_text(Path(tempfile.mkdtemp()) / "a.txt", "hi").read_text()
-        'hi'
-    """
-    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 class Store:
@@ -581,23 +533,3 @@ def _fsync_tree(folder: Path) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-
-
-def write_json(folder: Path, name: str, data: Any) -> None:
-    """Write `data` as pretty JSON to `folder/name` (inside a staging folder).
-
-    Example:
-        >>> import tempfile
-        >>> d = Path(tempfile.mkdtemp()); write_json(d, "x.json", {"a": 1})
-        >>> (d / "x.json").read_text()
-        '{\\n  "a": 1\\n}'
-    """
-    (folder / name).write_text(json.dumps(data, indent=2, default=_jsonable))
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")

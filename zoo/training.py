@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo import backend, evaluation, pipeline, tracking
+from zoo import backend, batchnorm, evaluation, pipeline, tracking
 from zoo._tf import keras as _keras
 from zoo.compiling import (  # noqa: F401  (public here too: callers import them from zoo.training)
     build_model,
@@ -201,7 +201,7 @@ def supervised_plan(cfg: TrainConfig, data: Dataset, store: Store) -> FitPlan:
         steps = max(len(x) // cfg.batch_size, 1)
     else:
         steps = math.ceil(len(x) / cfg.batch_size)
-    settle_batch_norm(net, steps, cfg.early_stopping or cfg.epochs)
+    batchnorm.settle(net, steps, cfg.early_stopping or cfg.epochs)
     compile_model(net, cfg, task, steps_per_epoch=steps)
     augment, trainer = pipeline.augmentation(cfg), net
     if augment is not None and pipeline.in_step(cfg):
@@ -308,52 +308,6 @@ def _nan_advice(cfg: TrainConfig) -> str:
         f"lower the learning rate (now {cfg.learning_rate:g}), add batch_norm or pick another "
         "optimizer"
     )
-
-
-# Keras' BatchNormalization default: its moving statistics keep 99 % per step.
-BN_MOMENTUM = 0.99
-# What is left of the moving statistics' initial values (mean 0, variance 1) after half
-# the epochs early stopping waits.
-BN_LEFT = 0.05
-
-
-def batch_norm_momentum(steps_per_epoch: int, patience: int) -> float:
-    """The momentum of a model's BatchNormalization layers for a training of
-    `steps_per_epoch` steps per epoch whose early stopping waits `patience` epochs:
-    Keras' 0.99, unless the moving statistics would then still hold more than 5 % of
-    their initial values after half that wait.
-
-    Validation (and early stopping, and the stored model) uses the moving statistics. With
-    0.99, a small image folder (375 training images: 12 steps per epoch) still kept 89 %
-    of them after the first epoch and 30 % after ten: validation predicted one class
-    while training accuracy reached 99.7 %, and early stopping kept an epoch-2 model with
-    37 % test accuracy. cnn-digits (40 steps, patience 30) keeps 0.99.
-
-    Example:
-        >>> batch_norm_momentum(40, 30), round(batch_norm_momentum(12, 10), 3)
-        (0.99, 0.951)
-    """
-    horizon = max(steps_per_epoch, 1) * max(patience // 2, 1)
-    return min(BN_MOMENTUM, BN_LEFT ** (1.0 / horizon))
-
-
-def settle_batch_norm(net: Any, steps_per_epoch: int, patience: int) -> None:
-    """Set `batch_norm_momentum` on every BatchNormalization layer of `net` (before it is
-    compiled; the momentum is saved with the model).
-
-    Example:
-        >>> import keras
-        >>> net = keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization()])
-        >>> settle_batch_norm(net, 12, 10)
-        >>> round(net.layers[0].momentum, 3)
-        0.951
-    """
-    from zoo._tf import keras
-
-    momentum = batch_norm_momentum(steps_per_epoch, patience)
-    for layer in net._flatten_layers(include_self=False):
-        if isinstance(layer, keras().layers.BatchNormalization):
-            layer.momentum = momentum
 
 
 def _fit(

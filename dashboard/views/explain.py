@@ -168,26 +168,34 @@ def _upload(m: Any) -> tuple[np.ndarray, str, float | None] | None:
         column = (d.feature_names or ("value",))[0]
         length = int(d.input_shape[0])
         example = tidy_inputs(d.features_to_units(d.x_test[0, :, 0]), d)
-        st.download_button(
-            "Example CSV (one test window)",
-            pd.DataFrame({column: example}).to_csv(index=False),
-            file_name=f"{m.name}-example.csv",
-            mime="text/csv",
-            on_click="ignore",
-        )
-        up = st.file_uploader(
-            f"A CSV with a column {column!r} of {length} values"
-            + (f" ({d.feature_unit})" if d.feature_unit else "")
-            + ", oldest first",
-            type=["csv"],
-            key="upload",
-        )
-        if up is None:
+        raw = _window_upload(m, column, example, "one test window", d.feature_unit)
+        if raw is None:
             return None
-        raw = up.getvalue()
         x = d.features_from_units(inputs.csv_window(raw, column, length))
     batch = validate_input(m.model, x, what=m.ref)
     return batch, "upload:" + hashlib.sha1(raw).hexdigest(), last
+
+
+def _window_upload(
+    m: Any, column: str, example: np.ndarray, what: str, unit: str, whose: str = ""
+) -> bytes | None:
+    """An example CSV of one window (`example` in column `column`) and the uploader for
+    the user's own; the uploaded bytes, or None before an upload."""
+    st.download_button(
+        f"Example CSV ({what})",
+        pd.DataFrame({column: example}).to_csv(index=False),
+        file_name=f"{m.name}-example.csv",
+        mime="text/csv",
+        on_click="ignore",
+    )
+    up = st.file_uploader(
+        f"A CSV with a column {column!r} of {whose}{len(example)} values"
+        + (f" ({unit})" if unit else "")
+        + ", oldest first",
+        type=["csv"],
+        key="upload",
+    )
+    return None if up is None else up.getvalue()
 
 
 def _user_series(m: Any) -> tuple[np.ndarray, bytes, float] | None:
@@ -203,23 +211,10 @@ def _user_series(m: Any) -> tuple[np.ndarray, bytes, float] | None:
     changes = d.features_to_units(d.x_test[0, :, 0])
     last_level = float(d.extra["last_level_test"][0])
     levels = last_level - np.concatenate([np.cumsum(changes[::-1])[::-1], [0.0]])
-    st.download_button(
-        f"Example CSV (one test window: {window + 1} values)",
-        pd.DataFrame({column: tidy_inputs(levels, d)}).to_csv(index=False),
-        file_name=f"{m.name}-example.csv",
-        mime="text/csv",
-        on_click="ignore",
-    )
-    up = st.file_uploader(
-        f"A CSV with a column {column!r} of the series' last {window + 1} values"
-        + (f" ({d.unit})" if d.unit else "")
-        + ", oldest first",
-        type=["csv"],
-        key="upload",
-    )
-    if up is None:
+    what = f"one test window: {window + 1} values"
+    raw = _window_upload(m, column, tidy_inputs(levels, d), what, d.unit, "the series' last ")
+    if raw is None:
         return None
-    raw = up.getvalue()
     values = inputs.csv_window(raw, column, window + 1)[:, 0]
     x = preprocessing.to_model_input(prep, values)[0]
     return x, raw, float(values[-1])

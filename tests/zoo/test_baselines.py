@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from zoo import baselines, intervals
+from zoo import baselines, baselines_gan, intervals
 from zoo.artifact import Damage, check_metrics
 from zoo.data import load_dataset
 
@@ -90,16 +90,18 @@ def test_gaussian_generator_learns_from_the_training_images_only():
     mix = rng.normal(size=(4, 4))  # correlated pixels, well inside [-1, 1]
     train = (rng.normal(size=(3000, 4)) @ mix * 0.05).reshape(3000, 2, 2, 1)
     flat = train.reshape(3000, 4)
-    fake = baselines.gaussian_images(train, 20000, covariance="full", seed=1)
+    fake = baselines_gan.gaussian_images(train, 20000, covariance="full", seed=1)
     assert fake.shape == (20000, 2, 2, 1)
     fake = fake.reshape(20000, 4)
     assert np.abs(fake.mean(axis=0) - flat.mean(axis=0)).max() < 0.01
     assert np.abs(np.cov(fake, rowvar=False) - np.cov(flat, rowvar=False)).max() < 0.01
-    pixels = baselines.gaussian_images(train, 20000, covariance="diag", seed=1).reshape(20000, 4)
+    pixels = baselines_gan.gaussian_images(train, 20000, covariance="diag", seed=1).reshape(
+        20000, 4
+    )
     assert np.abs(np.corrcoef(pixels, rowvar=False) - np.eye(4)).max() < 0.05
     # Same seed, same images; clipped to the training images' range.
     d = load_dataset("digits-signed")
-    a, b = (baselines.gaussian_images(d.x_train, 500, seed=3) for _ in range(2))
+    a, b = (baselines_gan.gaussian_images(d.x_train, 500, seed=3) for _ in range(2))
     assert np.array_equal(a, b) and a.min() >= -1 and a.max() <= 1
 
 
@@ -111,7 +113,7 @@ def test_generator_comparison_uses_the_same_real_features():
     real = rng.normal(size=(300, 4))
     model = real[::-1] + 0.05
     flat = lambda images: images.reshape(len(images), -1)  # noqa: E731
-    out = baselines.compare_generator(train, real, model, flat, resamples=200)
+    out = baselines_gan.compare_generator(train, real, model, flat, resamples=200)
     vs = out["vs_baseline"]
     assert vs["model"] == pytest.approx(frechet_distance(real, model))
     assert out["baselines"]["n_fit"] == 400 and out["baselines"]["fit_on"] == "train"

@@ -17,7 +17,7 @@ import pytest
 
 import zoo
 from zoo import entries
-from zoo.training import BN_MOMENTUM, batch_norm_momentum
+from zoo.batchnorm import BN_MOMENTUM, batch_norm_momentum
 
 NAME = "cnn-three-digits"
 
