@@ -28,7 +28,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -36,6 +36,7 @@ import streamlit as st
 
 import zoo
 from dashboard import limits
+from dashboard.background import BackgroundPool
 from zoo.registry import default_order, get_spec
 from zoo.store import RunInfo, Store, parse_ref
 from zoo.summary import headline
@@ -240,9 +241,10 @@ class _Warmups:
         self.futures: dict[tuple[str, str], Future[bool]] = {}
         self.stores: set[str] = set()  # stores whose entries warm_store queued
         # One thread for the server-start warm-ups: at most one core traces in the
-        # background while people use the pages.
-        self.store_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zoo-warm-all")
-        self.pool = ThreadPoolExecutor(max_workers=WARM_WORKERS, thread_name_prefix="zoo-warm")
+        # background while people use the pages. Stopping the server
+        # drops queued warm-ups instead of running them all first.
+        self.store_pool = BackgroundPool(1, "zoo-warm-all")
+        self.pool = BackgroundPool(WARM_WORKERS, "zoo-warm")
 
 
 @st.cache_resource(show_spinner=False)

@@ -246,6 +246,8 @@ def coerce(name: str, kind: Any, value: Any) -> Any:
         ) from None
     except (TypeError, ValueError):
         want = _EXPECTED.get(kind, "a comma-separated list of integers such as 32,64")
+        if isinstance(value, str) and kind is not str and not value.isascii():
+            want += " written in ASCII digits (0-9)"
         raise ConfigError(f"{name}={show(value)} has the wrong type: expected {want}") from None
     if kind is str and len(converted) > MAX_NAME_LENGTH:
         raise ConfigError(
@@ -265,6 +267,10 @@ def _convert(kind: Any, value: Any) -> Any:
             return False
         if isinstance(value, int) and value in (0, 1):
             return bool(value)
+        raise ValueError
+    if isinstance(value, str) and kind is not str and not value.isascii():
+        # Python's int() and float() read any script's digits ('３' is 3): a number
+        # option takes the ASCII digits a person types, as refs do.
         raise ValueError
     if kind in (int, float):
         if isinstance(value, bool):  # an int to Python, never to a person

@@ -87,7 +87,11 @@ def validate(cfg: TrainConfig, spec: ModelSpec) -> None:
     if options["freeze"].applies_to(spec.family):
         check_transfer(cfg.init, cfg.freeze)
     # Every optimizer this run builds must know the names and take the settings.
-    optimizers = [n for n, m in options.items() if m.keras == "optimizer" and values[n]]
+    # An empty discriminator / generator optimizer means "the same as optimizer"; an
+    # empty optimizer means nothing and is refused with the valid names.
+    optimizers = [
+        n for n, m in options.items() if m.keras == "optimizer" and (values[n] or n == "optimizer")
+    ]
     for name in optimizers:
         check_optimizer(values[name], name)
     for name in optimizers:

@@ -55,6 +55,12 @@ def test_strings_are_coerced_like_cli_flags():
         # An empty item was dropped ("32,,64" -> 32,64; "" -> no dense layer at all).
         ({"dense_units": "32,,64"}, "dense_units='32,,64' has the wrong type"),
         ({"dense_units": ""}, "dense_units='' has the wrong type"),
+        # Python's int() reads fullwidth and Arabic-Indic digits: 3 epochs, 1 filter.
+        ({"epochs": "３"}, "expected an integer written in ASCII digits (0-9)"),
+        ({"filters": "١٦"}, "written in ASCII digits"),
+        ({"learning_rate": "０.01"}, "expected a number written in ASCII digits"),
+        # An empty optimizer was only refused after the "training ..." line, by Keras.
+        ({"optimizer": ""}, "optimizer='' is not a Keras optimizer name. Valid names: "),
     ],
 )
 def test_bad_values_name_the_field_and_the_fix(options, expected):
