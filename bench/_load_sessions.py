@@ -62,6 +62,7 @@ class Run:
     new_ref: str
     shots: Path | None = None
     think_s: float = 0.0  # mean reading time between a session's actions (0: none)
+    cold: bool = False  # True: each session's first visit to each page is in the window
     start: asyncio.Event = field(default_factory=asyncio.Event)
     t0: float = 0.0
     times: list[dict] = field(default_factory=list)
@@ -110,6 +111,11 @@ class Viewer:
         await self.page.goto(self.run.url + "/", timeout=300_000)
         _, _, title, need = ZOO
         await wait_drawn(self.page, title, need, quiet_ms=QUIET_MS, timeout_s=300)
+        if not self.run.cold:
+            # Every page once, untimed, as bench/dashboard_load_floor.py does: a browser
+            # loads a page type's element scripts on its first visit only.
+            for spec in [*PAGES[1:], ZOO]:
+                await self._switch(spec, timed=False)
 
     def _js_error(self, err: object) -> None:
         self.run.error(self.name, "?", "javascript", f"uncaught JavaScript error: {err}")

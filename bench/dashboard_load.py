@@ -46,12 +46,17 @@ p50 / p95 / max, errors, training and visibility, load average before / during /
 the goals (0 errors, overall p95 <= 2 s, the new version trained and seen by every
 viewer) and whether each was met.
 
+Before the window each viewer visits every page once, untimed (as
+bench/dashboard_load_floor.py's sessions do): the browser loads a page type's element
+scripts on its first visit only, and eight people do not open their first pages in the
+same instant. `--cold` times those first visits instead, all eight starting at t = 0.
+
 With `--think S` each viewer pauses before every page switch for a seeded time uniform on
 [0.5 S, 1.5 S], as a person reads a page; the default, 0, clicks on at once (the worst
 case).
 
     python bench/dashboard_load.py [--store DIR] [--sessions 8] [--seconds 60] [--think S]
-                                   [--shots DIR] [--out FILE]
+                                   [--cold] [--shots DIR] [--out FILE]
 """
 
 from __future__ import annotations
@@ -244,6 +249,12 @@ def main() -> None:
         help="mean seconds a viewer reads a page before its next click (uniform on 0.5x-1.5x, "
         "seeded per session); 0, the default, clicks on at once",
     )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="time each viewer's first visit to each page, all starting at t = 0 (default: "
+        "every page visited once, untimed, before the window)",
+    )
     args = parser.parse_args()
     if args.sessions < 1 or args.seconds <= 0:
         parser.error("--sessions must be at least 1 and --seconds above 0")
@@ -277,6 +288,7 @@ def main() -> None:
             new_ref,
             args.shots,
             think_s=args.think,
+            cold=args.cold,
         )
         # Where the machine's CPU goes: the load generator's browsers share the server's cores.
         with CpuByRole(CPU_ROLES) as cpu:
@@ -346,6 +358,7 @@ def main() -> None:
             "sessions": args.sessions,
             "seconds": args.seconds,
             "think_s": args.think,
+            "first_visits": "timed, at t = 0" if args.cold else "untimed, before the window",
             "pages": [p[0] for p in PAGES],
             "trainer": {"entry": args.train, "options": entry_options},
             "timeout_s": args.timeout,
