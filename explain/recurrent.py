@@ -36,8 +36,20 @@ class Pair:
     x: Any
     r: Any
 
+    @property
+    def one(self) -> bool:
+        """Both sides are the same tensor: a plain forward pass (the segments' start
+        activations), computed once, not twice and through the rules."""
+        return self.x is self.r
+
     def __add__(self, other: Pair) -> Pair:
+        if self.one and other.one:
+            return _both(self.x + other.x)
         return Pair(self.x + other.x, self.r + other.r)
+
+
+def _both(value: Any) -> Pair:
+    return Pair(value, value)
 
 
 def _cell_ok(layer: Any) -> bool:
@@ -71,6 +83,8 @@ def supported(layer: Any) -> bool:
 
 
 def _lin(fn: Any, a: Pair) -> Pair:
+    if a.one:
+        return _both(fn(a.x))
     return Pair(fn(a.x), fn(a.r))
 
 
@@ -78,6 +92,8 @@ def _act(fn: Any, a: Pair) -> Pair:
     """Rescale rule; the input side's value is exactly ``fn(a.x)``."""
     from keras import ops
 
+    if a.one:  # the plain value; its gradient, were one taken, is the derivative
+        return _both(fn(a.x))
     sg = ops.stop_gradient
     y, y_ref = fn(a.x), fn(a.r)
     d = a.x - a.r
@@ -92,6 +108,8 @@ def _mul(a: Pair, b: Pair) -> Pair:
     """Shapley split of a product: exact, d(ab) = mean(b) da + mean(a) db."""
     from keras import ops
 
+    if a.one and b.one:
+        return _both(a.x * b.x)
     sg = ops.stop_gradient
     mean_a, mean_b = sg((a.x + a.r) / 2), sg((b.x + b.r) / 2)
     x = sg(a.x * b.x) + mean_b * (a.x - sg(a.x)) + mean_a * (b.x - sg(b.x))
@@ -150,7 +168,10 @@ def _lstm_step(cell: Any, weights: Any, x_t: Pair, h: Pair, c: Pair) -> tuple[Pa
         lin_x, lin_h = _affine(kernel[j], bias[j]), _affine(rec[j], None)
         return lambda t, s: lin_x(t) + lin_h(s)
 
-    pre = [Pair(part(j)(x_t.x, h.x), part(j)(x_t.r, h.r)) for j in range(4)]
+    if x_t.one and h.one:
+        pre = [_both(part(j)(x_t.x, h.x)) for j in range(4)]
+    else:
+        pre = [Pair(part(j)(x_t.x, h.x), part(j)(x_t.r, h.r)) for j in range(4)]
     sig, tanh = cell.recurrent_activation, cell.activation
     i, f, g, o = _act(sig, pre[0]), _act(sig, pre[1]), _act(tanh, pre[2]), _act(sig, pre[3])
     c = _mul(f, c) + _mul(i, g)
@@ -164,18 +185,26 @@ def _run(layer: Any, seq: Pair) -> Pair:
 
     cell = layer.cell
     gru = type(layer).__name__ == "GRU"
+    one = seq.one  # a plain forward pass: every Pair below keeps one tensor for both sides
     xs = ops.transpose(seq.x, (1, 0, 2))  # time-major
-    rs = ops.transpose(seq.r, (1, 0, 2))
+    rs = xs if one else ops.transpose(seq.r, (1, 0, 2))
     if layer.go_backwards:
-        xs, rs = ops.flip(xs, axis=0), ops.flip(rs, axis=0)
+        xs = ops.flip(xs, axis=0)
+        rs = xs if one else ops.flip(rs, axis=0)
     # zeros (N, units) shaped like the batch, whatever the backend knows of N statically
     zeros = ops.zeros_like(ops.matmul(seq.x[:, 0, :], ops.zeros((seq.x.shape[-1], cell.units))))
-    zeros_r = ops.zeros_like(ops.matmul(seq.r[:, 0, :], ops.zeros((seq.r.shape[-1], cell.units))))
+    zeros_r = (
+        zeros
+        if one
+        else ops.zeros_like(ops.matmul(seq.r[:, 0, :], ops.zeros((seq.r.shape[-1], cell.units))))
+    )
 
     weights = _gate_weights(cell, 3 if gru else 4)
 
     def step(state: Any, inputs: Any) -> Any:
         hx, hr, cx, cr = state
+        if one:  # a scan hands the carry and the inputs back as separate tensors
+            hr, cr, inputs = hx, cx, (inputs[0], inputs[0])
         x_t = Pair(inputs[0], inputs[1])
         if gru:
             h = _gru_step(cell, weights, x_t, Pair(hx, hr))
@@ -190,7 +219,8 @@ def _run(layer: Any, seq: Pair) -> Pair:
         for t in range(steps):
             state = step(state, (xs[t], rs[t]))
             outs.append(state)
-        hx, hr = ops.stack([o[0] for o in outs]), ops.stack([o[1] for o in outs])
+        hx = ops.stack([o[0] for o in outs])
+        hr = hx if one else ops.stack([o[1] for o in outs])
     else:
 
         def scan_step(carry: Any, inputs: Any) -> tuple[Any, Any]:
@@ -200,6 +230,8 @@ def _run(layer: Any, seq: Pair) -> Pair:
             return new, new
 
         _, (hx, hr, _, _) = ops.scan(scan_step, state, (xs, rs))
+    if one:
+        return _both(hx[-1] if not layer.return_sequences else ops.transpose(hx, (1, 0, 2)))
     if not layer.return_sequences:
         return Pair(hx[-1], hr[-1])
     return Pair(ops.transpose(hx, (1, 0, 2)), ops.transpose(hr, (1, 0, 2)))

@@ -62,6 +62,31 @@ def test_unrolled_cell_reproduces_the_layer_and_unsupported_cells_are_named():
     assert not recurrent.supported(keras.layers.GRU(3, activation="relu"))
 
 
+@pytest.mark.parametrize("steps", [8, recurrent.UNROLL_STEPS + 4])  # unrolled, then a scan
+def test_a_pair_of_one_tensor_is_the_plain_forward_pass_computed_once(steps):
+    """The segments' start activations pass the same tensor as both sides: one side is
+    computed (with the rules' own ops, so it matches the pair walk's input side), and the
+    result keeps one tensor for both, so the next layer stays one-sided too."""
+    import keras
+
+    keras.utils.set_random_seed(6)
+    x = np.random.default_rng(6).normal(size=(3, steps, 5)).astype("float32")
+    for layer in (
+        keras.layers.GRU(4, return_sequences=True),
+        keras.layers.GRU(4, reset_after=False),
+        keras.layers.LSTM(4, go_backwards=True),
+        keras.layers.LSTM(4, return_sequences=True),
+        keras.layers.Bidirectional(keras.layers.LSTM(3), merge_mode="ave"),
+    ):
+        want = np.asarray(layer(x))
+        one = recurrent.layer_pair(layer, recurrent.Pair(x, x))
+        both = recurrent.layer_pair(layer, recurrent.Pair(x, x.copy()))  # two sides
+        np.testing.assert_allclose(np.asarray(one.x), want, atol=1e-5)
+        np.testing.assert_allclose(np.asarray(one.x), np.asarray(both.x), atol=1e-6)
+        if type(layer).__name__ != "Bidirectional":  # its merge builds a new pair
+            assert one.one and not both.one
+
+
 def test_segment_starts_come_from_the_rules_own_recurrence(load_model, monkeypatch):
     # With path segments every segment starts at the reference walk's activations of an
     # interior point. Those came from the layer's own call, while the pair walk unrolls
