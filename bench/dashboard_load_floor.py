@@ -23,7 +23,13 @@ When `one element` alone misses p95 <= 2 s, no page that shows what the dashboar
 show (several tables, charts, metrics and a figure per page) can meet it under this load
 on this machine, whatever the server does.
 
-    python bench/dashboard_load_floor.py [--sessions 8] [--seconds 60] [--out FILE]
+`--per-element` asks what each kind of element costs a browser instead: one session, 20 s
+per app, an app of text and one app per kind whose five pages hold EIGHT elements of that
+kind; (Chromium CPU per switch - the text app's) / 8 per kind, written to
+bench/results/dashboard_load_floor_elements.json.
+
+    python bench/dashboard_load_floor.py [--sessions 8] [--seconds 60] [--per-element]
+                                         [--out FILE]
 """
 
 from __future__ import annotations
@@ -61,9 +67,11 @@ from dashboard.harness import (  # noqa: E402
 )
 
 RESULTS = ROOT / "bench" / "results" / "dashboard_load_floor.json"
+ELEMENTS = ROOT / "bench" / "results" / "dashboard_load_floor_elements.json"
+CHROMIUM_ROLE = "chromium (the bench's browsers)"
 GOAL_P95_S = 2.0
 CPU_ROLES = {
-    "chromium (the bench's browsers)": ["chromium"],
+    CHROMIUM_ROLE: ["chromium"],
     "streamlit server": ["streamlit"],
     "playwright driver": ["playwright"],
     "bench": ["dashboard_load_floor.py"],
@@ -85,6 +93,31 @@ APPS: dict[str, list[tuple[str, str, tuple[str, int], str]]] = {
     ],
 }  # fmt: skip
 
+MD_TABLE_SHOWN = '[data-testid="stMarkdownContainer"] table'
+# `--per-element`: one session, each app five pages of EIGHT elements of one kind; the
+# Chromium CPU per switch, less the text app's, over 8 is what one such element costs.
+EIGHT = 8
+PER_ELEMENT: dict[str, tuple[tuple[str, int], str]] = {
+    "text": (TEXT, "st.write('one line of text')"),
+    "dataframe": ((TABLE, EIGHT), "st.dataframe(TABLE_DF, hide_index=True)"),
+    "altair chart": ((CHART, EIGHT), "st.altair_chart(CURVES)"),
+    "image": ((IMAGE, EIGHT), "st.image(PICTURE)"),
+    "metric": ((METRIC, EIGHT), "st.metric('metric', '0.9876', '+0.01')"),
+    "markdown table": ((MD_TABLE_SHOWN, EIGHT), "st.markdown(MD_TABLE)"),
+}  # fmt: skip
+
+
+def per_element_apps() -> dict[str, list[tuple[str, str, tuple[str, int], str]]]:
+    apps = {}
+    for kind, (need, body) in PER_ELEMENT.items():
+        times = 1 if kind == "text" else EIGHT
+        apps[kind] = [
+            (f"{kind.capitalize()} {k}", "" if k == 1 else f"p{k}", need, "; ".join([body] * times))
+            for k in range(1, 6)
+        ]
+    return apps
+
+
 APP_HEAD = """
 import altair as alt
 import numpy as np
@@ -100,6 +133,10 @@ CURVES = alt.Chart(pd.DataFrame({
     "split": ["training"] * 100 + ["validation"] * 100,
 })).mark_line().encode(x="epoch", y="loss", color="split")
 PICTURE = (rng.random((280, 280)) * 255).astype("uint8")
+MD_TABLE = "\\n".join(
+    ["| " + " | ".join(TABLE_DF.columns) + " |", "|" + "---|" * TABLE_DF.shape[1]]
+    + ["| " + " | ".join(f"{v:.3f}" for v in row) + " |" for row in TABLE_DF.values]
+)
 
 
 def four_metrics():
@@ -228,10 +265,10 @@ async def run_app(name: str, pages, args, folder: Path) -> dict:
     return figures
 
 
-async def main_async(args) -> dict:
+async def main_async(args, apps) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="load-floor-"))
     try:
-        return {name: await run_app(name, pages, args, folder) for name, pages in APPS.items()}
+        return {name: await run_app(name, pages, args, folder) for name, pages in apps.items()}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -240,10 +277,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sessions", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--out", default=None, help=f"default {RESULTS.name} (or {ELEMENTS.name})")
+    ap.add_argument(
+        "--per-element",
+        action="store_true",
+        help="one session, 20 s per app, pages of 8 elements of one kind: what each kind costs",
+    )
     args = ap.parse_args()
+    chosen = APPS
+    if args.per_element:
+        chosen = per_element_apps()
+        args.sessions, args.seconds = 1, min(args.seconds, 20.0)
+    args.out = args.out or str(ELEMENTS if args.per_element else RESULTS)
     before = os.getloadavg()
-    apps = asyncio.run(main_async(args))
+    apps = asyncio.run(main_async(args, chosen))
     import streamlit
 
     result = {
@@ -259,11 +306,19 @@ def main() -> None:
             "playwright": package_version("playwright"),
             "timing": "sidebar click -> the page's title and element shown (DRAWN_JS, quiet 0, "
             "polled every 50 ms), after each session visited every page once untimed",
-            "apps": {name: [p[0] + ": " + p[3] for p in pages] for name, pages in APPS.items()},
+            "apps": {name: [p[0] + ": " + p[3] for p in pages] for name, pages in chosen.items()},
         },
         "goal_p95_s": GOAL_P95_S,
         "apps": apps,
     }
+    if args.per_element:
+        base = apps["text"]["cpu_seconds_per_switch"][CHROMIUM_ROLE]
+        result["chromium_cpu_s_per_element"] = {
+            kind: round((got["cpu_seconds_per_switch"][CHROMIUM_ROLE] - base) / EIGHT, 4)
+            for kind, got in apps.items()
+            if kind != "text"
+        }
+        print("Chromium CPU-s per element:", result["chromium_cpu_s_per_element"])
     write_results(args.out, result)
 
 
