@@ -428,6 +428,21 @@ def body() -> None:
     with right:
         _show_prediction(m, x, true=true, last_level=last_level)
 
+    _explain_part(root, ref, m, sample, x, y)
+    _global(root, ref)
+
+
+@st.fragment
+def _explain_part(root: str, ref: str, m: Any, sample: str, x: np.ndarray, y: Any) -> None:
+    """The Explain button and what it shows. A fragment: the click, the view radio and the
+    sanity check rerun this part only, not the pickers, the prediction and its chart above
+    (less server work per click, and the browser redraws only what changed). Its errors
+    are shown here as on any page (`ui.run_page`): Streamlit would show an exception
+    raised in a fragment with its traceback."""
+    ui.run_page(lambda: _explain_click(root, ref, m, sample, x, y))
+
+
+def _explain_click(root: str, ref: str, m: Any, sample: str, x: np.ndarray, y: Any) -> None:
     target = (ref, sample)
     if st.button("Explain", type="primary", key="explain_go"):
         st.session_state["explained"] = target
@@ -439,7 +454,6 @@ def body() -> None:
             st.error(f"Cannot explain this input: {err}")
     else:
         st.caption("Press Explain to compute the SHAP explanation of this input.")
-    _global(root, ref)
 
 
 ui.run_page(body)
