@@ -241,8 +241,8 @@ class _Warmups:
         self.futures: dict[tuple[str, str], Future[bool]] = {}
         self.stores: set[str] = set()  # stores whose entries warm_store queued
         # One thread for the server-start warm-ups: at most one core traces in the
-        # background while people use the pages. Stopping the server
-        # drops queued warm-ups instead of running them all first.
+        # background while people use the pages. Stopping the server drops queued
+        # warm-ups instead of running them all first (`dashboard.background`).
         self.store_pool = BackgroundPool(1, "zoo-warm-all")
         self.pool = BackgroundPool(WARM_WORKERS, "zoo-warm")
 
