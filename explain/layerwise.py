@@ -262,8 +262,12 @@ class LayerwiseRules:
         self.rules = _classify(self.graph)
         # Reference-side activations of every tensor: computed once, constants after.
         refs = ops.convert_to_tensor(self.refs)
-        self._check_recurrent(self._walk_reference(refs, own_recurrence=False))
-        self.ref_values = self._walk_reference(refs)
+        plain = self._walk_reference(refs, own_recurrence=False)
+        self._check_recurrent(plain)
+        # Only a recurrent layer the rules unroll walks differently: without one, the
+        # plain walk is the reference walk.
+        recurrent = "recurrent" in self.rules.values()
+        self.ref_values = self._walk_reference(refs) if recurrent else plain
         # a recurrent/unknown block whose quadrature can be refined
         self.has_smooth = False
         self.width = 1  # largest activation size of one row (for batch sizing)
