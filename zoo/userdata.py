@@ -230,18 +230,24 @@ def _check_fields(path: Path, sep: str) -> None:
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh, delimiter=sep)
         width = None
-        for row in reader:
-            if not row:  # blank lines, as pandas skips them
-                continue
-            if width is None:
-                width = len(row)
-            elif len(row) != width:
-                what = "comma" if sep == "," else "tab" if sep == "\t" else repr(sep)
-                raise DataError(
-                    f"table {path}: line {reader.line_num} has {len(row)} fields but the "
-                    f"header has {width}; every row needs exactly one value per column "
-                    f"(quote a value that holds a {what})"
-                )
+        try:
+            for row in reader:
+                if not row:  # blank lines, as pandas skips them
+                    continue
+                if width is None:
+                    width = len(row)
+                elif len(row) != width:
+                    what = "comma" if sep == "," else "tab" if sep == "\t" else repr(sep)
+                    raise DataError(
+                        f"table {path}: line {reader.line_num} has {len(row)} fields but the "
+                        f"header has {width}; every row needs exactly one value per column "
+                        f"(quote a value that holds a {what})"
+                    )
+        except csv.Error as err:  # a field over csv's 128 KB limit, which pandas read
+            raise DataError(
+                f"table {path}: line {reader.line_num} cannot be read as CSV ({err}); "
+                "expected one value per column and header field"
+            ) from None
 
 
 def _missing_column(name: str, frame: Any, path: str, flag: str) -> DataError:

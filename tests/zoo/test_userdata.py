@@ -365,7 +365,19 @@ def _bad_cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
             ],
             "line 5 has 2 fields but the header has 3",
         ),
+        # pandas reads a field over csv's 128 KB limit; the field check raised csv.Error.
+        "a field over 128 KB": (
+            ["--family", "mlp", "--csv", str(_huge_field(tmp / "huge.csv")), "--target", "y"],
+            "line 3 cannot be read as CSV (field larger than field limit",
+        ),
     }
+
+
+def _huge_field(path: Path) -> Path:
+    rows = [f"{i},{i % 3},{i % 2}" for i in range(30)]
+    rows[1] = "1," + "7" * 200_000 + ",1"
+    path.write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    return path
 
 
 def _ragged(path: Path, extra: int) -> Path:
