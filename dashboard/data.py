@@ -563,6 +563,7 @@ def forget_version(root: str, ref: str) -> None:
     _LOADED.discard((root, ref))
     for cached in (_model, md.card, md.test_outputs, md.roc, md.forecast, md.gan_samples):
         cached.clear(root, ref)
+    md.chart_spec.clear()  # keyed by chart too
     _global_importance.clear(root, ref)
     fairness_view.groupings.clear(root, ref)
     for cached in (explanation, _fidelity, md.gan_fresh, fairness_view.slices):

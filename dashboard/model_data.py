@@ -156,6 +156,48 @@ def predictions(root: str, ref: str) -> pd.DataFrame:
     return pd.DataFrame({"actual": d.to_units(out["y"]), "predicted": d.to_units(out["pred"])})
 
 
+# Marked epochs of the training curves, from the stored diagnosis (its key per label).
+_MARKS = {"best": "best_epoch", "early stop": "early_stopped_at", "overfit from": "overfit_from"}
+CHARTS = ("curves", "confusion", "roc", "forecast", "predicted vs actual")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def chart_spec(root: str, ref: str, chart: str, quantity: str = "") -> dict[str, Any]:
+    """The Vega-Lite spec (for `st.vega_lite_chart`) of one of a version's own charts:
+    `curves` of `quantity` (Training curves page), `confusion`, `roc`, `forecast` or
+    `predicted vs actual` (Model page), data inline.
+
+    Built with Altair once per (store, ref, chart), then a copy of the cached dict on
+    every visit: building and converting a chart cost the server 40-150 ms of Python
+    under the GIL (every session's script waits) on each visit of each visitor, for a
+    chart of a version that never changes (bench/dashboard_load.py).
+
+    Example:
+        >>> spec = chart_spec(store_root(), "mlp-cancer@1", "curves", "loss")
+        >>> [layer["mark"]["type"] for layer in spec["layer"]][:2]
+        ['area', 'line']
+    """
+    from dashboard import charts
+
+    m = load(root, ref)
+    if chart == "curves":
+        diag = m.diagnosis
+        marks = {label: diag.get(key) for label, key in _MARKS.items()}
+        built: Any = charts.curves(m.history, quantity, marks=marks)
+    elif chart == "confusion":
+        names = list(m.class_names or [])
+        built = charts.confusion(m.metrics["confusion_matrix"], names)
+    elif chart == "roc":
+        built = charts.roc(*roc(root, ref))
+    elif chart == "forecast":
+        built = charts.forecast(forecast(root, ref), m.metrics.get("unit", ""))
+    elif chart == "predicted vs actual":
+        built = charts.predicted_vs_actual(predictions(root, ref), m.metrics.get("unit", ""))
+    else:
+        raise ValueError(f"unknown chart {chart!r}; expected one of {', '.join(CHARTS)}")
+    return built.to_dict()
+
+
 @st.cache_data(max_entries=8, show_spinner=False)
 def gan_samples(root: str, ref: str) -> np.ndarray:
     """The GAN's fixed-noise samples per epoch, (epochs + 1, n, H, W, 1) in [-1, 1].

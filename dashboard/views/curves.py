@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, ui
+from dashboard import charts, model_data, ui
 
 
 def _diagnosis(diag: dict) -> None:
@@ -38,11 +38,6 @@ def body() -> None:
     history = m.history
     diag = m.diagnosis
     _diagnosis(diag)
-    marks = {
-        "best": diag.get("best_epoch"),
-        "early stop": diag.get("early_stopped_at"),
-        "overfit from": diag.get("overfit_from"),
-    }
     if m.family == "gan":
         st.markdown("**Discriminator and generator losses**")
         losses = {k: history[k] for k in ("d_loss", "g_loss") if k in history}
@@ -70,7 +65,8 @@ def body() -> None:
         )
     for quantity in others:
         st.markdown(f"**{quantity}**")
-        st.altair_chart(charts.curves(history, quantity, marks=marks), width="stretch")
+        spec = model_data.chart_spec(page.root, ref, "curves", quantity)
+        st.vega_lite_chart(spec=spec, width="stretch")
     if history.get("lr"):
         st.markdown("**Learning rate per epoch**")
         st.altair_chart(charts.series({"learning rate": history["lr"]}), width="stretch")

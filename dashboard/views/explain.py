@@ -319,7 +319,8 @@ def _show_prediction(m: Any, x: np.ndarray, true: Any = None, last_level: Any = 
         if true is not None:
             text += f" · true class **{names[int(true)]}**"
         st.markdown(text)
-        st.altair_chart(charts.bars(dict(zip(names, proba, strict=True))), width="stretch")
+        spec = charts.bars_spec(dict(zip(names, proba, strict=True)))
+        st.vega_lite_chart(spec=spec, width="stretch")
     else:
         d = m.dataset()
         u = f" {d.unit}" if d.unit else ""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import access, baseline_text, charts, data, deletes, fairness_view, model_data, ui
+from dashboard import access, baseline_text, data, deletes, fairness_view, model_data, ui
 from zoo import fairness, intervals
 from zoo.config import TrainConfig
 from zoo.errors import ZooError
@@ -24,6 +24,7 @@ NO_BASELINE = "no baseline stored for this version (trained before baselines wer
 # model does not have falls back to its default before the box is drawn.
 GROUPS_KEY = "groups_by"
 DELETED_KEY = "model_deleted"  # session state: the line to show after a deletion
+TAB_KEY = "tab"  # the open tab: session state and the URL's query parameter
 
 
 def _config(m: object) -> None:
@@ -108,12 +109,11 @@ def _classification(root: str, ref: str, m: object) -> None:
         f"on {metrics.get('n_test', '?')} test samples (metrics.json)"
         + (f"; {note}" if (note := baseline_text.interval_note(metrics)) else "")
     )
-    names = list(m.class_names or [])  # type: ignore[attr-defined]
     left, right = st.columns(2)
     with left:
         st.markdown("**Confusion matrix** (rows: true class)")
         if "confusion_matrix" in metrics:
-            st.altair_chart(charts.confusion(metrics["confusion_matrix"], names))
+            st.vega_lite_chart(spec=model_data.chart_spec(root, ref, "confusion"))
     with right:
         st.markdown("**Per class**")
         per = pd.DataFrame(metrics.get("per_class", {})).T.reset_index(names="class")
@@ -121,7 +121,7 @@ def _classification(root: str, ref: str, m: object) -> None:
     curves, aucs = model_data.roc(root, ref)
     if len(curves):
         st.markdown("**ROC curves** (test split" + (", one-vs-rest)" if len(aucs) > 1 else ")"))
-        st.altair_chart(charts.roc(curves, aucs), width="stretch")
+        st.vega_lite_chart(spec=model_data.chart_spec(root, ref, "roc"), width="stretch")
 
 
 def _regression(root: str, ref: str, m: object) -> None:
@@ -159,12 +159,11 @@ def _regression(root: str, ref: str, m: object) -> None:
     )
     if forecaster:
         st.markdown("**Forecast vs truth** (test period)")
-        st.altair_chart(charts.forecast(model_data.forecast(root, ref), unit), width="stretch")
+        st.vega_lite_chart(spec=model_data.chart_spec(root, ref, "forecast"), width="stretch")
     else:  # rows of a table: no time order to plot along
         st.markdown("**Predicted vs actual** (test split)")
-        st.altair_chart(
-            charts.predicted_vs_actual(model_data.predictions(root, ref), unit), width="stretch"
-        )
+        spec = model_data.chart_spec(root, ref, "predicted vs actual")
+        st.vega_lite_chart(spec=spec, width="stretch")
 
 
 def _generation(m: object) -> None:
@@ -262,37 +261,38 @@ def body() -> None:
         + (f" · trained {info.created}" if info and info.created else "")
     )
     classifier = m.task == "classification"
-    tabs = st.tabs(
-        [
-            "Test metrics",
-            *(["Groups"] if classifier else []),
-            "Model card",
-            "Config",
-            "Architecture",
-        ]
-    )
-    tab_metrics, tab_card, tab_config, tab_arch = tabs[0], *tabs[-3:]
-    with tab_metrics:
-        if m.task == "classification":
-            _classification(root, ref, m)
-        elif m.task == "regression":
-            _regression(root, ref, m)
-        else:
-            _generation(m)
-        _baselines(m)
-    if classifier:
-        with tabs[1]:
+    # Lazy tabs: only the open tab's content runs and is sent. All five drew 6 tables and
+    # 2 charts on every visit, though a visitor reads one tab (a browser's work per visit
+    # roughly halved, bench/dashboard_load.py). Bound to the URL (`?tab=Groups`), so a tab
+    # can be linked to; a tab this model lacks is ignored there.
+    labels = ["Test metrics", *(["Groups"] if classifier else []), "Model card", "Config"]
+    labels.append("Architecture")
+    tabs = dict(zip(labels, st.tabs(labels, key=TAB_KEY, bind="query-params"), strict=True))
+    if tabs["Test metrics"].open:
+        with tabs["Test metrics"]:
+            if m.task == "classification":
+                _classification(root, ref, m)
+            elif m.task == "regression":
+                _regression(root, ref, m)
+            else:
+                _generation(m)
+            _baselines(m)
+    if classifier and tabs["Groups"].open:
+        with tabs["Groups"]:
             try:
                 _groups(root, ref)
             except ZooError as err:  # a grouping this data cannot give: the rest still shows
                 st.warning(f"No groups: {err}")
-    with tab_card:
-        text = model_data.card(root, ref)
-        st.markdown(text or "_This version has no model card._")
-    with tab_config:
-        _config(m)
-    with tab_arch:
-        _architecture(m)
+    if tabs["Model card"].open:
+        with tabs["Model card"]:
+            text = model_data.card(root, ref)
+            st.markdown(text or "_This version has no model card._")
+    if tabs["Config"].open:
+        with tabs["Config"]:
+            _config(m)
+    if tabs["Architecture"].open:
+        with tabs["Architecture"]:
+            _architecture(m)
     ui.links(ref, ["curves", "gan" if m.family == "gan" else "explain", "compare", "report"])
     _delete_control(root, ref)
 

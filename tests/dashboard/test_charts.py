@@ -49,3 +49,55 @@ def test_unvalidated_skips_only_the_validation():
     # A copy made from it (as `.properties` makes) is validated again.
     with pytest.raises(jsonschema.ValidationError):
         charts.unvalidated(bad).properties(height=100).to_dict()
+
+
+def test_bars_spec_is_the_bars_chart_with_new_values_and_valid():
+    # Built once per label set, then only the rows change: the spec of a fresh chart.
+    charts.bars_spec({"malignant": 0.001, "benign": 0.999})
+    spec = charts.bars_spec({"malignant": 0.6, "benign": 0.4})
+    fresh = charts.bars({"malignant": 0.6, "benign": 0.4}).to_dict()
+    assert list(spec["datasets"].values()) == list(fresh["datasets"].values())
+    (name,) = spec["datasets"]
+    assert spec["data"] == {"name": name}  # the one table its layers draw
+    assert {k: v for k, v in spec.items() if k not in ("data", "datasets")} == {
+        k: v for k, v in fresh.items() if k not in ("data", "datasets")
+    }
+    alt.LayerChart.from_dict(spec, validate=True)  # raises on an invalid spec
+    # A copy per call: what one page does to its spec never reaches the next.
+    spec["datasets"].clear()
+    assert charts.bars_spec({"malignant": 0.6, "benign": 0.4})["datasets"]
+
+
+@pytest.mark.parametrize(
+    "ref, chart, quantity",
+    [
+        ("mlp-cancer@1", "curves", "loss"),
+        ("cnn-digits@1", "curves", "accuracy"),
+        ("cnn-digits@1", "confusion", ""),
+        ("mlp-cancer@1", "roc", ""),
+        ("lstm-co2@1", "forecast", ""),
+    ],
+)
+def test_a_versions_cached_chart_spec_is_its_chart(tiny_store, ref, chart, quantity):
+    from dashboard import model_data
+
+    spec = model_data.chart_spec(str(tiny_store), ref, chart, quantity)
+    kind = alt.LayerChart if "layer" in spec else alt.Chart
+    kind.from_dict(spec, validate=True)  # raises on an invalid spec
+    again = model_data.chart_spec(str(tiny_store), ref, chart, quantity)
+    assert again == spec and again is not spec  # a copy per visit (Streamlit edits it)
+    if chart == "curves":  # the stored history's values, train and validation
+        from zoo import load
+
+        history = load(ref, store=tiny_store).history
+        rows = [r for rows in spec["datasets"].values() for r in rows if "split" in r]
+        assert sorted(r["value"] for r in rows) == sorted(
+            history[quantity] + history[f"val_{quantity}"]
+        )
+
+
+def test_an_unknown_chart_is_named_with_the_known_ones(tiny_store):
+    from dashboard import model_data
+
+    with pytest.raises(ValueError, match="expected one of curves, confusion"):
+        model_data.chart_spec(str(tiny_store), "mlp-cancer@1", "pie")

@@ -86,6 +86,10 @@ def test_model_page_shows_stored_metrics(open_page, tiny_store, metric, frame, n
         assert metric(at, "accuracy") == f"{metrics['accuracy']:.4f}"
         per_class = frame(at, "precision")
         assert len(per_class) == len(metrics["per_class"])
+    # The tabs are lazy: the architecture's table is drawn only when its tab is open.
+    assert not any("parameters" in el.value.columns for el in at.dataframe)
+    at = open_page("model", model=f"{name}@1", tab="Architecture")
+    assert not at.exception
     layers = frame(at, "parameters")
     assert layers["parameters"].sum() > 0
 

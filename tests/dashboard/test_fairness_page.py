@@ -8,7 +8,7 @@ KEY = "groups_by"
 
 
 def test_groups_section_of_a_tabular_classifier(open_page, trained, frame):
-    at = open_page("model", model="mlp-cancer@1")
+    at = open_page("model", model="mlp-cancer@1", tab="Groups")
     assert not at.exception
     box = at.selectbox(key=KEY)
     m = trained("mlp-cancer")
@@ -28,12 +28,12 @@ def test_groups_section_of_a_tabular_classifier(open_page, trained, frame):
 
 
 def test_groups_section_of_an_image_classifier_and_none_for_a_forecaster(open_page, frame):
-    at = open_page("model", model="cnn-digits@1")
+    at = open_page("model", model="cnn-digits@1", tab="Groups")
     assert not at.exception
     assert at.selectbox(key=KEY).options == [fairness.TRUE_CLASS]
     table = frame(at, "note")
     assert list(table["group"]) == [str(d) for d in range(10)]
     assert table["n"].sum() == 270
-    at = open_page("model", model="lstm-co2@1")
+    at = open_page("model", model="lstm-co2@1", tab="Groups")
     assert not at.exception
     assert KEY not in [box.key for box in at.selectbox]
