@@ -33,7 +33,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 
 from dashboard.harness import (  # noqa: E402
     CHART,
-    IMAGE,
+    EXPLAIN_FIGURE,
     METRIC,
     PAGE_LINK,
     QUIET_MS,
@@ -194,8 +194,7 @@ class Viewer:
         await choose_text(page, "explain_index", rf"^#{index}:", typed=f"#{index}:")
         await wait_drawn(page, "Explain", EXPLAIN_READY, quiet_ms=QUIET_MS, timeout_s=run.timeout_s)
         await self._check("explain", f"choose {ref} #{index}")
-        images = await page.locator(IMAGE).count()
-        need = {**EXPLAIN_READY, METRIC: 4, IMAGE: images + 1}
+        need = {**EXPLAIN_READY, METRIC: 4, EXPLAIN_FIGURE: 1}
         start = time.perf_counter()
         self.step = f"click Explain ({ref} #{index}) -> figure shown"
         await page.locator(".st-key-explain_go button").click()

@@ -47,7 +47,16 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 
 from dashboard import harness  # noqa: E402
-from dashboard.harness import CHART, IMAGE, METRIC, TABLE, VIEWPORT, Server, wait_drawn  # noqa: E402
+from dashboard.harness import (  # noqa: E402
+    CHART,
+    EXPLAIN_FIGURE,
+    IMAGE,
+    METRIC,
+    TABLE,
+    VIEWPORT,
+    Server,
+    wait_drawn,
+)
 
 RESULTS = ROOT / "bench" / "results" / "dashboard.json"
 GOALS = {"startup_s": 6.0, "page_switch_s": 1.0, "explain_s": 1.0}
@@ -130,10 +139,10 @@ def _explain_once(page) -> float:
     ready = {".st-key-explain_go": 1}
     settle(page, "Explain", ready)
     assert not page.locator(METRIC).filter(has_text="additivity error (max)").count()
-    images = page.locator(IMAGE).count()
+    assert not page.locator(EXPLAIN_FIGURE).count()
     start = time.perf_counter()
     page.locator(".st-key-explain_go button").click()
-    need = {**ready, METRIC: 4, IMAGE: images + 1}
+    need = {**ready, METRIC: 4, EXPLAIN_FIGURE: 1}
     drawn(page, "Explain", need)
     elapsed = time.perf_counter() - start
     settle(page, "Explain", need)

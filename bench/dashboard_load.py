@@ -97,7 +97,7 @@ from dashboard import harness  # noqa: E402
 from dashboard.harness import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
-    IMAGE,
+    EXPLAIN_FIGURE,
     METRIC,
     QUIET_MS,
     VIEWPORT,
@@ -133,9 +133,8 @@ async def warm_up(run: Run, browser, models: int | None = None) -> list[str]:
             await wait_drawn(page, "Explain", EXPLAIN_READY, quiet_ms=QUIET_MS, timeout_s=180)
             await choose_text(page, "explain_index", r"^#0:", typed="#0:")
             await wait_drawn(page, "Explain", EXPLAIN_READY, quiet_ms=QUIET_MS, timeout_s=180)
-            images = await page.locator(IMAGE).count()
             await page.locator(".st-key-explain_go button").click()
-            need = {**EXPLAIN_READY, METRIC: 4, IMAGE: images + 1}
+            need = {**EXPLAIN_READY, METRIC: 4, EXPLAIN_FIGURE: 1}
             await wait_drawn(page, "Explain", need, quiet_ms=QUIET_MS, timeout_s=300)
             print(f"  warm-up: {ref} explained in {time.perf_counter() - start:.1f} s", flush=True)
         return refs

@@ -245,6 +245,9 @@ class _Warmups:
         # warm-ups instead of running them all first (`dashboard.background`).
         self.store_pool = BackgroundPool(1, "zoo-warm-all")
         self.pool = BackgroundPool(WARM_WORKERS, "zoo-warm")
+        # One thread for prefetched explanations (`prefetch`): at most one computation at
+        # a time that nobody has asked for yet.
+        self.prefetch_pool = BackgroundPool(1, "zoo-prefetch")
 
 
 @st.cache_resource(show_spinner=False)
@@ -459,6 +462,61 @@ def explanation_png(root: str, ref: str, sample: str, view: str, _shown: Any) ->
     if view == "waterfall":
         return png(explain.plots.waterfall(_shown, index=0, label=label))
     return png(explain.plots.for_explanation(_shown, index=0, label=label))
+
+
+def explanation_views(input_kind: str) -> list[str]:
+    """The figures of an explanation of inputs of `input_kind`, the one shown first
+    first: the kind's own view (`explain.plots.for_explanation`), then a waterfall, which
+    works for every kind.
+
+    Example:
+        >>> explanation_views("sequence"), explanation_views("tabular")
+        (['heatmap', 'waterfall'], ['waterfall'])
+    """
+    own = {"image": "overlay", "sequence": "heatmap"}.get(input_kind)
+    return [own, "waterfall"] if own else ["waterfall"]
+
+
+def _prefetch(root: str, ref: str, sample: str, x: np.ndarray, y: Any, view: str | None) -> bool:
+    import explain
+
+    try:
+        e = explanation(root, ref, sample, x, y)
+        _fidelity(root, ref, sample, False, e)
+        shown = explain.plots.in_units(e, load(root, ref).dataset())
+        views = explanation_views(explain.info(e).input_kind)
+        explanation_png(root, ref, sample, view if view in views else views[0], shown)
+    except limits.ServerBusy:
+        return False  # every slot is taken: clicks need them more; the click computes it
+    except Exception:  # an optimization: the click computes it again and shows any error
+        log.warning("prefetching the explanation of %s %s failed", ref, sample, exc_info=True)
+        return False
+    return True
+
+
+def prefetch(
+    root: str, ref: str, sample: str, x: np.ndarray, y: Any = None, view: str | None = None
+) -> Future[bool]:
+    """Start explaining one input, with its additivity and its figure (`view`, when it
+    is one of `explanation_views`, else the first), in the background; its future (True
+    once all three are cached).
+
+    The Explain page calls it when a visitor picks a test sample, so that the Explain
+    click finds the figure drawn, or being drawn: a click on an input still being
+    prefetched waits for that computation (Streamlit's per-key cache lock) rather than
+    starting a second one. Under load the click's server part (explanation, then the
+    figure) took 1-4 s of the 2 s goal, in the seconds a visitor spends between picking
+    the sample and pressing the button (bench/dashboard_load.py). One thread for the
+    whole server, so prefetching adds at most one computation at a time; a prefetch
+    that finds every explanation slot taken gives up (False), and the page cancels a
+    visitor's prefetch still queued when the visitor picks another sample.
+
+    Example:
+        >>> x = load(store_root(), "mlp-cancer@1").dataset().x_test[3:4]
+        >>> prefetch(store_root(), "mlp-cancer@1", "test:3", x).result()
+        True
+    """
+    return _warmups().prefetch_pool.submit(_prefetch, root, ref, sample, x, y, view)
 
 
 @st.cache_resource(max_entries=16, show_spinner="Explaining the whole test split…")

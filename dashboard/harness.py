@@ -56,6 +56,9 @@ IMAGE = '[data-testid="stImage"] img'
 TABLE = '[data-testid="stDataFrame"]'
 METRIC = '[data-testid="stMetric"]'
 PAGE_LINK = '[data-testid="stPageLink"]'
+# The Explain page's SHAP figure (its own container): what an Explain click waits for. A
+# count of all images before and after the click could be off by a stale one.
+EXPLAIN_FIGURE = '.st-key-explain_figure [data-testid="stImage"] img'
 # Streamlit shows its "running" widget only ~0.5 s into a script run, so a page counts as
 # finished only when it stays drawn, with no script running, for this long.
 QUIET_MS = 750

@@ -22,6 +22,9 @@ from zoo.trained import validate_input
 
 INDEX_KEY = "explain_index"
 FILTER_KEY = "explain_filter"
+PREFETCH_KEY = "explain_prefetch"  # session state: this visitor's prefetch (data.prefetch)
+VIEW_KEY = "explain_view"
+PICKED_KEY = "explain_picked"  # session state: the visitor picked a test sample just now
 
 
 def _is_digit_image(m: Any) -> bool:
@@ -104,6 +107,8 @@ def _pick_test_sample(m: Any, out: dict) -> int | None:
         cands,
         key=INDEX_KEY,
         format_func=lambda i: _label(m, out, i),
+        on_change=st.session_state.__setitem__,  # a visitor's pick, not a reset by the page
+        args=(PICKED_KEY, True),
     )
 
 
@@ -352,11 +357,10 @@ def _show_explanation(root: str, ref: str, m: Any, sample: str, x: np.ndarray, y
         "against the model's own output; normalized by max(|f(x) − base|, 0.1 × the "
         "output's spread over the background)."
     )
-    # The kind's own view (plots.for_explanation) first; a waterfall works for every kind.
-    own = {"image": "overlay", "sequence": "heatmap"}.get(meta.input_kind)
-    views = [own, "waterfall"] if own else ["waterfall"]
-    view = st.radio("View", views, horizontal=True, key="explain_view")
-    st.image(data.explanation_png(root, ref, sample, view, shown), width="content")
+    # The kind's own view first (what data.prefetch draws); a waterfall works for every kind.
+    view = st.radio("View", data.explanation_views(meta.input_kind), horizontal=True, key=VIEW_KEY)
+    with st.container(key="explain_figure"):  # what the browser tests and benches wait for
+        st.image(data.explanation_png(root, ref, sample, view, shown), width="content")
 
     sanity_key = ("sanity", ref, sample)
     if st.button("Run the sanity check (randomized model)", key="explain_sanity"):
@@ -412,6 +416,8 @@ def body() -> None:
         else:
             levels = d.extra.get("last_level_test")  # forecasters only
             last_level = None if levels is None else levels[index]
+        if st.session_state.pop(PICKED_KEY, False):
+            _prefetch(root, ref, sample, x, y)
     else:
         try:
             got = _upload(m)
@@ -431,6 +437,18 @@ def body() -> None:
 
     _explain_part(root, ref, m, sample, x, y)
     _global(root, ref)
+
+
+def _prefetch(root: str, ref: str, sample: str, x: np.ndarray, y: Any) -> None:
+    # A visitor who picks a sample usually explains it next: the explanation and its
+    # figure are computed meanwhile (data.prefetch). Only for a pick (the box's
+    # on_change), not for the sample a new model or filter starts on.
+    earlier = st.session_state.get(PREFETCH_KEY)
+    if earlier is not None:
+        earlier.cancel()  # still queued: that sample was passed over
+    if st.session_state.get("explained") != (ref, sample):
+        view = st.session_state.get(VIEW_KEY)  # the visitor's view, when chosen before
+        st.session_state[PREFETCH_KEY] = data.prefetch(root, ref, sample, x, y, view)
 
 
 @st.fragment

@@ -171,6 +171,25 @@ def test_explain_a_test_sample(open_page, metric, texts, name):
     assert not at.exception and at.get("image")
 
 
+def test_picking_a_test_sample_prefetches_its_explanation(open_page, metric):
+    import explain
+    from dashboard import data
+    from dashboard.views.explain import PREFETCH_KEY
+
+    at = open_page("explain", model="cnn-digits@1")
+    assert PREFETCH_KEY not in at.session_state  # the sample a model starts on: no prefetch
+    at.selectbox(key="explain_index").set_value(5).run()
+    assert at.session_state[PREFETCH_KEY].result(timeout=120) is True
+    # Cached before the click: returned without its input, so never computed again.
+    e = data.explanation(data.store_root(), "cnn-digits@1", "test:5", None)
+    at.button(key="explain_go").click().run()
+    assert not at.exception and at.get("image")
+    assert metric(at, "compute time") == f"{explain.info(e).ms_per_sample:.0f} ms"
+    # Every pick by the visitor starts its own.
+    at.selectbox(key="explain_index").set_value(6).run()
+    assert at.session_state[PREFETCH_KEY].result(timeout=120) is True
+
+
 def test_explain_shows_raw_feature_values_and_both_class_probabilities(open_page, frame):
     import numpy as np
 
