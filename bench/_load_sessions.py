@@ -118,7 +118,13 @@ class Viewer:
                 await self._switch(spec, timed=False)
 
     def _js_error(self, err: object) -> None:
-        self.run.error(self.name, "?", "javascript", f"uncaught JavaScript error: {err}")
+        # the page and step it happened on: the error itself names no element
+        self.run.error(
+            self.name,
+            self.current,
+            "javascript",
+            f"uncaught JavaScript error at step '{self.step}': {err}",
+        )
 
     async def _check(self, page_name: str, action: str) -> None:
         for message in await shown_errors(self.page):
