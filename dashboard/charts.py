@@ -161,19 +161,18 @@ def series(
         >>> series({"lr": [0.1, 0.05]}).to_dict()["mark"]["type"]
         'line'
     """
-    long = pd.DataFrame(
-        [
-            {x_title: start + i, "series": name, "value": v}
-            for name, vals in values.items()
-            for i, v in enumerate(vals)
-        ]
-    )
+    long = pd.DataFrame(_series_rows(values, x_title, start))
     return unvalidated(
         alt.Chart(long)
         .mark_line(point=True)
         .encode(
             x=alt.X(f"{x_title}:Q", axis=alt.Axis(tickMinStep=1)),
-            y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
+            # One series: its name on the axis too (units included: "co2 (ppm)").
+            y=alt.Y(
+                "value:Q",
+                title=one[0] if len(one := list(values)) == 1 else None,
+                scale=alt.Scale(zero=False),
+            ),
             color=alt.Color("series:N", title=None),
             tooltip=[x_title, "series", alt.Tooltip("value:Q", format=".4g")],
         )
@@ -371,6 +370,72 @@ def bars(values: Mapping[str, float], *, title: str = "probability") -> alt.Laye
     return unvalidated(alt.layer(track, bar, text).properties(height=alt.Step(30)))
 
 
+def spec(chart: alt.TopLevelMixin, name: str) -> dict:
+    """`chart` as a Vega-Lite dict for `st.vega_lite_chart`, its data sets renamed `name`,
+    `name-1`, ... (in the order Altair lists them).
+
+    Altair names a data set by a hash of its content, so a chart whose data changes in
+    place (another test sample, the next epoch of a live training) got a new data set
+    name on every run, and Streamlit's browser side, updating the chart it had drawn,
+    sometimes looked the new name up in the old view: "Unrecognized data set" and a
+    blank chart (seen under bench/dashboard_load.py; streamlit/streamlit#11342). With a
+    stable name the update replaces that data set's rows instead.
+
+    Example:
+        >>> s = spec(series({"lr": [0.1, 0.05]}), "lr")
+        >>> list(s["datasets"]), s["data"]
+        (['lr'], {'name': 'lr'})
+    """
+    import json
+
+    built = chart.to_dict()
+    datasets = built.pop("datasets", {})
+    text = json.dumps(built)
+    renamed = {}
+    for i, old in enumerate(datasets):
+        new = name if i == 0 else f"{name}-{i}"
+        text = text.replace(json.dumps(old), json.dumps(new))  # every {"name": old}
+        renamed[new] = datasets[old]
+    out = json.loads(text)
+    out["datasets"] = renamed
+    return out
+
+
+def _filled(template: dict, rows: list[dict]) -> dict:
+    # A template of `spec` with one data set, holding `rows` instead (a shallow copy).
+    (name,) = template["datasets"]
+    return {**template, "datasets": {name: rows}}
+
+
+def _series_rows(values: Mapping[str, Sequence[float]], x_title: str, start: int) -> list[dict]:
+    return [
+        {x_title: start + i, "series": name, "value": float(v)}
+        for name, vals in values.items()
+        for i, v in enumerate(vals)
+    ]
+
+
+@functools.lru_cache(maxsize=64)
+def _series_template(names: tuple[str, ...], x_title: str, start: int) -> dict:
+    return spec(series(dict.fromkeys(names, [0.0]), x_title=x_title, start=start), "series")
+
+
+def series_spec(
+    values: Mapping[str, Sequence[float]], *, x_title: str = "epoch", start: int = 1
+) -> dict:
+    """`series(values)` as a Vega-Lite spec (`spec`), built with Altair once per set of
+    names and filled with `values` on each call (the Explain page draws a forecaster's
+    input window on every run of the page).
+
+    Example:
+        >>> s = series_spec({"co2 (ppm)": [1.0, 2.0]}, x_title="step")
+        >>> [(r["step"], r["value"]) for r in s["datasets"]["series"]]
+        [(1, 1.0), (2, 2.0)]
+    """
+    template = _series_template(tuple(str(k) for k in values), x_title, start)
+    return _filled(template, _series_rows(values, x_title, start))
+
+
 def _bar_rows(labels: Sequence[str], probs: Sequence[float], title: str) -> list[dict]:
     return [
         {"label": k, title: v, "track": 1.0, "shown": f"{v:.3f}"}
@@ -380,7 +445,7 @@ def _bar_rows(labels: Sequence[str], probs: Sequence[float], title: str) -> list
 
 @functools.lru_cache(maxsize=64)
 def _bars_template(labels: tuple[str, ...], title: str) -> dict:
-    return bars(dict.fromkeys(labels, 0.0), title=title).to_dict()
+    return spec(bars(dict.fromkeys(labels, 0.0), title=title), "bars")
 
 
 def bars_spec(values: Mapping[str, float], *, title: str = "probability") -> dict:
@@ -400,10 +465,8 @@ def bars_spec(values: Mapping[str, float], *, title: str = "probability") -> dic
         True
     """
     labels = tuple(str(k) for k in values)
-    template = _bars_template(labels, title)
-    (name,) = template["datasets"]  # the one table all three layers draw
     rows = _bar_rows(labels, [float(v) for v in values.values()], title)
-    return {**template, "datasets": {name: rows}}
+    return _filled(_bars_template(labels, title), rows)  # one table, for all three layers
 
 
 def image_grid(

@@ -195,7 +195,7 @@ def chart_spec(root: str, ref: str, chart: str, quantity: str = "") -> dict[str,
         built = charts.predicted_vs_actual(predictions(root, ref), m.metrics.get("unit", ""))
     else:
         raise ValueError(f"unknown chart {chart!r}; expected one of {', '.join(CHARTS)}")
-    return built.to_dict()
+    return charts.spec(built, chart.replace(" ", "-"))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

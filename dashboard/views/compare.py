@@ -236,7 +236,8 @@ def body() -> None:
         return
     quantity = st.selectbox("Quantity", common, key="compare_quantity")
     histories = {ref: m.history for ref, m in models.items()}
-    st.altair_chart(charts.overlay(histories, quantity), width="stretch")
+    spec = charts.spec(charts.overlay(histories, quantity), "overlay")
+    st.vega_lite_chart(spec=spec, width="stretch")
 
 
 ui.run_page(body)

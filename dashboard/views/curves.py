@@ -42,11 +42,11 @@ def body() -> None:
         st.markdown("**Discriminator and generator losses**")
         losses = {k: history[k] for k in ("d_loss", "g_loss") if k in history}
         if losses:
-            st.altair_chart(charts.series(losses), width="stretch")
+            st.vega_lite_chart(spec=charts.series_spec(losses), width="stretch")
         fid = m.metrics.get("fid_by_epoch") or history.get("fid")
         if fid:
             st.markdown("**Fréchet distance** (epoch 0 = untrained generator)")
-            st.altair_chart(charts.series({"FID": fid}, start=0), width="stretch")
+            st.vega_lite_chart(spec=charts.series_spec({"FID": fid}, start=0), width="stretch")
         others = [
             q for q in charts.curve_quantities(history) if q not in ("d_loss", "g_loss", "fid")
         ]
@@ -69,7 +69,8 @@ def body() -> None:
         st.vega_lite_chart(spec=spec, width="stretch")
     if history.get("lr"):
         st.markdown("**Learning rate per epoch**")
-        st.altair_chart(charts.series({"learning rate": history["lr"]}), width="stretch")
+        spec = charts.series_spec({"learning rate": history["lr"]})
+        st.vega_lite_chart(spec=spec, width="stretch")
     if history.get("epoch_time"):
         total = sum(history["epoch_time"])
         st.caption(f"{len(history['epoch_time'])} epochs in {total:.1f} s of training time")

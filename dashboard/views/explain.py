@@ -309,7 +309,9 @@ def _show_input(m: Any, x: np.ndarray) -> None:
     else:
         name = (d.feature_names or ("input",))[0]
         label = f"{name} ({d.feature_unit})" if d.feature_unit else name
-        st.line_chart(pd.DataFrame({label: d.features_to_units(x[0, :, 0])}), height=200)
+        values = [float(v) for v in d.features_to_units(x[0, :, 0])]
+        spec = charts.series_spec({label: values}, x_title="step") | {"height": 200}
+        st.vega_lite_chart(spec=spec, width="stretch")
 
 
 def _show_prediction(m: Any, x: np.ndarray, true: Any = None, last_level: Any = None) -> None:

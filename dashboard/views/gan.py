@@ -55,12 +55,12 @@ def body() -> None:
         st.markdown("**Discriminator and generator losses**")
         losses = {k: m.history[k] for k in ("d_loss", "g_loss") if k in m.history}
         if losses:
-            st.altair_chart(charts.series(losses), width="stretch")
+            st.vega_lite_chart(spec=charts.series_spec(losses), width="stretch")
     with right:
         st.markdown("**Fréchet distance per epoch** (lower is better)")
         fid = metrics.get("fid_by_epoch") or m.history.get("fid")
         if fid:
-            st.altair_chart(charts.series({"FID": fid}, start=0), width="stretch")
+            st.vega_lite_chart(spec=charts.series_spec({"FID": fid}, start=0), width="stretch")
 
     st.subheader("Fresh samples")
     seed = int(st.number_input("Noise seed", 0, 2**31 - 1, 0, key="gan_seed"))

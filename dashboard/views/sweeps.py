@@ -16,7 +16,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, ui
+from dashboard import charts, data, ui
 from zoo.sweeps import SweepResult, list_sweeps, value_text
 
 QUERY = "sweep"
@@ -148,7 +148,7 @@ def body() -> None:
             "Colour: the overfitting verdict of the trial's training curves; size: the "
             "generalization gap (validation − training loss at the best epoch)."
         )
-        st.altair_chart(chart)
+        st.vega_lite_chart(spec=charts.spec(chart, "options"))
 
 
 ui.run_page(body)

@@ -174,7 +174,9 @@ def _watch(job: limits.Job, queue: limits.TrainingQueue, owner: str) -> None:
             drawn = job.epoch
             rows = {k: list(v) for k, v in job.rows.items()}
             quantity = "loss" if "loss" in rows else next(iter(rows))
-            live.altair_chart(charts.curves(rows, quantity, height=240), width="stretch")
+            # stable data set names: the chart is redrawn in place every epoch
+            spec = charts.spec(charts.curves(rows, quantity, height=240), "live")
+            live.vega_lite_chart(spec=spec, width="stretch")
         if finished:
             break
     cancel.empty()

@@ -101,3 +101,25 @@ def test_an_unknown_chart_is_named_with_the_known_ones(tiny_store):
 
     with pytest.raises(ValueError, match="expected one of curves, confusion"):
         model_data.chart_spec(str(tiny_store), "mlp-cancer@1", "pie")
+
+
+def test_spec_names_the_data_sets_and_keeps_the_chart():
+    chart = BUILT["curves"]()  # three layers, three data sets
+    renamed = charts.spec(chart, "curves")
+    assert list(renamed["datasets"]) == ["curves", "curves-1", "curves-2"]
+    original = chart.to_dict()
+    assert list(renamed["datasets"].values()) == list(original["datasets"].values())
+    names = [layer["data"]["name"] for layer in renamed["layer"]]
+    assert sorted(names) == ["curves", "curves-1", "curves-2"]
+    alt.LayerChart.from_dict(renamed, validate=True)
+    # Other data, the same names: a chart redrawn in place keeps its data sets.
+    later = charts.spec(charts.curves({"loss": [2.0], "val_loss": [3.0]}, "loss"), "curves")
+    assert list(later["datasets"])[:2] == ["curves", "curves-1"]
+
+
+def test_series_spec_is_the_series_chart_with_new_values():
+    charts.series_spec({"co2 (ppm)": [0.0, 0.0, 0.0]}, x_title="step")
+    spec = charts.series_spec({"co2 (ppm)": [1.0, 2.5]}, x_title="step")
+    fresh = charts.spec(charts.series({"co2 (ppm)": [1.0, 2.5]}, x_title="step"), "series")
+    assert spec == fresh
+    alt.Chart.from_dict(spec, validate=True)
