@@ -7,6 +7,7 @@ numbers are computed here beyond arranging them for display.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 ChartT = TypeVar("ChartT", bound=alt.TopLevelMixin)
+_ALTAIR_SETTINGS = threading.Lock()  # `spec` flips Altair's global theme and row limit
 SPLIT_COLORS = alt.Scale(domain=["train", "validation"], range=["#1f77b4", "#d62728"])
 
 
@@ -388,7 +390,11 @@ def spec(chart: alt.TopLevelMixin, name: str) -> dict:
     """
     import json
 
-    built = chart.to_dict()
+    # Streamlit's own conversion draws with theme "none" and no row limit; Altair's
+    # defaults would add a 300 px view and refuse data of over 5,000 rows (a user's
+    # large test split). Both settings are global: one conversion at a time.
+    with _ALTAIR_SETTINGS, alt.theme.enable("none"), alt.data_transformers.disable_max_rows():
+        built = chart.to_dict()
     datasets = built.pop("datasets", {})
     text = json.dumps(built)
     renamed = {}
@@ -402,9 +408,14 @@ def spec(chart: alt.TopLevelMixin, name: str) -> dict:
 
 
 def _filled(template: dict, rows: list[dict]) -> dict:
-    # A template of `spec` with one data set, holding `rows` instead (a shallow copy).
+    # A template of `spec` with one data set, holding `rows` instead: a deep copy, since
+    # Streamlit edits a spec's nested parts (legend titles) and the template is shared.
+    import copy
+
     (name,) = template["datasets"]
-    return {**template, "datasets": {name: rows}}
+    out = copy.deepcopy({k: v for k, v in template.items() if k != "datasets"})
+    out["datasets"] = {name: rows}
+    return out
 
 
 def _series_rows(values: Mapping[str, Sequence[float]], x_title: str, start: int) -> list[dict]:

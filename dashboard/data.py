@@ -54,6 +54,7 @@ T = TypeVar("T")
 STORE_TTL_S = 3
 # Explainer warm-ups running at once (each is mostly one core of TensorFlow tracing).
 WARM_WORKERS = 2
+PREFETCH_MAX_AGE_S = 10.0  # a prefetch queued longer is dropped (`prefetch`)
 # `ZOO_WARM_ON_START=0` turns the server-start warm-up of every entry off (tests that
 # count warm-ups, or a store too large to warm).
 WARM_ON_START_ENV = "ZOO_WARM_ON_START"
@@ -350,6 +351,15 @@ def _served() -> bool:
     return Runtime.exists() and type(Runtime.instance()) is Runtime
 
 
+def _refreeze() -> int:
+    # After a deletion: the deleted model's cycles were exempt from collection; unfreeze,
+    # collect them, freeze what is left.
+    import gc
+
+    gc.unfreeze()
+    return freeze_heap()
+
+
 def freeze_heap() -> int:
     """Collect garbage once, then exempt every object alive now from later collections
     (`gc.freeze`); the number of objects frozen.
@@ -360,8 +370,9 @@ def freeze_heap() -> int:
     no session's script ran, a few times a minute under load (measured in the server of
     bench/dashboard_load.py). Frozen, those long-lived objects are skipped and a
     collection walks only what was made since. The price: a cycle among objects frozen
-    here is never freed (a model evicted from the cache later, say), which the bounded
-    caches keep to a few models at most.
+    here is never freed while frozen, so deleting a version (`forget_version`) thaws,
+    collects and freezes again; a warmed model evicted from the model cache (over 24
+    loaded) stays in memory.
 
     Example:
         >>> import gc
@@ -515,9 +526,16 @@ def explanation_views(input_kind: str) -> list[str]:
     return [own, "waterfall"] if own else ["waterfall"]
 
 
-def _prefetch(root: str, ref: str, sample: str, x: np.ndarray, y: Any, view: str | None) -> bool:
+def _prefetch(
+    root: str, ref: str, sample: str, x: np.ndarray, y: Any, view: str | None, queued: float
+) -> bool:
     import explain
 
+    if time.monotonic() - queued > PREFETCH_MAX_AGE_S:
+        return False  # the visitor has clicked (or left) long since: not worth it now
+    slots = _slots()
+    if slots.running >= slots.limit - 1:
+        return False  # a slot stays free for a click: a prefetch never makes one wait
     try:
         e = explanation(root, ref, sample, x, y)
         _fidelity(root, ref, sample, False, e)
@@ -545,16 +563,19 @@ def prefetch(
     starting a second one. Under load the click's server part (explanation, then the
     figure) took 1-4 s of the 2 s goal, in the seconds a visitor spends between picking
     the sample and pressing the button (bench/dashboard_load.py). One thread for the
-    whole server, so prefetching adds at most one computation at a time; a prefetch
-    that finds every explanation slot taken gives up (False), and the page cancels a
-    visitor's prefetch still queued when the visitor picks another sample.
+    whole server, so prefetching adds at most one computation at a time. It gives up
+    (False) when it would take the last free explanation slot (a click must never wait
+    behind it: with `max_explanations` 1 nothing is prefetched) or has waited in the
+    queue over `PREFETCH_MAX_AGE_S`; the page cancels a visitor's prefetch still queued
+    when the visitor picks another sample.
 
     Example:
         >>> x = load(store_root(), "mlp-cancer@1").dataset().x_test[3:4]
         >>> prefetch(store_root(), "mlp-cancer@1", "test:3", x).result()
         True
     """
-    return _warmups().prefetch_pool.submit(_prefetch, root, ref, sample, x, y, view)
+    queued = time.monotonic()
+    return _warmups().prefetch_pool.submit(_prefetch, root, ref, sample, x, y, view, queued)
 
 
 @st.cache_resource(max_entries=16, show_spinner="Explaining the whole test split…")
@@ -641,7 +662,7 @@ def forget_version(root: str, ref: str) -> None:
     Clears the store listings, every cache keyed by (store, ref) for that ref (the
     model, its card, test outputs, ROC, forecast, GAN samples, global importance, the
     Groups tab), the caches keyed by more than that as a whole (explanations, fidelity,
-    fresh GAN samples: recomputed on the next click), its explainer warm-up, and
+    figures, fresh GAN samples: recomputed on the next click), its explainer warm-up, and
     explain's in-process explainers (keyed by the model object, rebuilt on demand).
     Deleted numbers are never reused (`zoo.deleting`), so this is about memory and the
     deleted model itself, never about another model under the same ref.
@@ -662,7 +683,7 @@ def forget_version(root: str, ref: str) -> None:
     md.chart_spec.clear()  # keyed by chart too
     _global_importance.clear(root, ref)
     fairness_view.groupings.clear(root, ref)
-    for cached in (explanation, _fidelity, md.gan_fresh, fairness_view.slices):
+    for cached in (explanation, _fidelity, explanation_png, md.gan_fresh, fairness_view.slices):
         cached.clear()
     reg = _warmups()
     with reg.lock:
@@ -670,3 +691,7 @@ def forget_version(root: str, ref: str) -> None:
     if fut is not None:
         fut.cancel()  # a running warm-up finishes on its own; its result is dropped
     explain.clear_cache()
+    import gc
+
+    if gc.get_freeze_count():  # the deleted model may be frozen (`freeze_heap`): thaw it
+        _warmups().store_pool.submit(_refreeze)

@@ -55,7 +55,7 @@ def test_bars_spec_is_the_bars_chart_with_new_values_and_valid():
     # Built once per label set, then only the rows change: the spec of a fresh chart.
     charts.bars_spec({"malignant": 0.001, "benign": 0.999})
     spec = charts.bars_spec({"malignant": 0.6, "benign": 0.4})
-    fresh = charts.bars({"malignant": 0.6, "benign": 0.4}).to_dict()
+    fresh = charts.spec(charts.bars({"malignant": 0.6, "benign": 0.4}), "bars")
     assert list(spec["datasets"].values()) == list(fresh["datasets"].values())
     (name,) = spec["datasets"]
     assert spec["data"] == {"name": name}  # the one table its layers draw
@@ -63,9 +63,11 @@ def test_bars_spec_is_the_bars_chart_with_new_values_and_valid():
         k: v for k, v in fresh.items() if k not in ("data", "datasets")
     }
     alt.LayerChart.from_dict(spec, validate=True)  # raises on an invalid spec
-    # A copy per call: what one page does to its spec never reaches the next.
+    # A copy per call: what one page (or Streamlit) does to its spec never reaches the next.
     spec["datasets"].clear()
-    assert charts.bars_spec({"malignant": 0.6, "benign": 0.4})["datasets"]
+    spec["layer"][2]["encoding"]["color"]["condition"]["value"] = "red"
+    again = charts.bars_spec({"malignant": 0.6, "benign": 0.4})
+    assert again["datasets"] and again["layer"] == fresh["layer"]
 
 
 @pytest.mark.parametrize(
@@ -123,3 +125,13 @@ def test_series_spec_is_the_series_chart_with_new_values():
     fresh = charts.spec(charts.series({"co2 (ppm)": [1.0, 2.5]}, x_title="step"), "series")
     assert spec == fresh
     alt.Chart.from_dict(spec, validate=True)
+
+
+def test_spec_takes_data_of_any_size_and_streamlits_theme():
+    # Altair's own defaults: a MaxRowsError over 5,000 rows, and a 300 px view config.
+    frame = pd.DataFrame({"actual": range(6000), "predicted": range(6000)})
+    big = charts.spec(charts.predicted_vs_actual(frame), "predicted")
+    assert sum(len(rows) for rows in big["datasets"].values()) >= 6000
+    assert "config" not in big
+    with pytest.raises(alt.MaxRowsError):  # the global default is left as it was
+        charts.predicted_vs_actual(frame).to_dict()
