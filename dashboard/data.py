@@ -514,9 +514,9 @@ def explanation_png(root: str, ref: str, sample: str, view: str, _shown: Any) ->
 
 
 def explanation_views(input_kind: str) -> list[str]:
-    """The figures of an explanation of inputs of `input_kind`, the one shown first
-    first: the kind's own view (`explain.plots.for_explanation`), then a waterfall, which
-    works for every kind.
+    """The figures of an explanation of inputs of `input_kind`, in the order the Explain
+    page offers them: the kind's own view (`explain.plots.for_explanation`) first, then a
+    waterfall, which works for every kind.
 
     Example:
         >>> explanation_views("sequence"), explanation_views("tabular")
