@@ -463,7 +463,7 @@ def bars_spec(values: Mapping[str, float], *, title: str = "probability") -> dic
     """`bars(values)` as a Vega-Lite spec (for `st.vega_lite_chart`), without Altair.
 
     The spec is built with Altair once per set of labels and kept; each call puts its
-    values into a shallow copy. Building the chart cost the server ~50 ms of Python under
+    values into a copy of it. Building the chart cost the server ~50 ms of Python under
     the GIL on every run of the Explain page (three per explained sample: the page, the
     model picked, the sample picked), while only the ten numbers change.
 

@@ -36,7 +36,7 @@ import streamlit as st
 
 import zoo
 from dashboard import limits
-from dashboard.background import BackgroundPool
+from dashboard.background import BackgroundPool, freeze_heap, refreeze_heap
 from zoo.registry import default_order, get_spec
 from zoo.store import RunInfo, Store, parse_ref
 from zoo.summary import headline
@@ -54,7 +54,6 @@ T = TypeVar("T")
 STORE_TTL_S = 3
 # Explainer warm-ups running at once (each is mostly one core of TensorFlow tracing).
 WARM_WORKERS = 2
-PREFETCH_MAX_AGE_S = 10.0  # a prefetch queued longer is dropped (`prefetch`)
 # `ZOO_WARM_ON_START=0` turns the server-start warm-up of every entry off (tests that
 # count warm-ups, or a store too large to warm).
 WARM_ON_START_ENV = "ZOO_WARM_ON_START"
@@ -246,9 +245,6 @@ class _Warmups:
         # warm-ups instead of running them all first (`dashboard.background`).
         self.store_pool = BackgroundPool(1, "zoo-warm-all")
         self.pool = BackgroundPool(WARM_WORKERS, "zoo-warm")
-        # One thread for prefetched explanations (`prefetch`): at most one computation at
-        # a time that nobody has asked for yet.
-        self.prefetch_pool = BackgroundPool(1, "zoo-prefetch")
 
 
 @st.cache_resource(show_spinner=False)
@@ -351,45 +347,6 @@ def _served() -> bool:
     return Runtime.exists() and type(Runtime.instance()) is Runtime
 
 
-def _refreeze() -> int:
-    # After a deletion: the deleted model's cycles were exempt from collection; unfreeze,
-    # collect them, freeze what is left.
-    import gc
-
-    gc.unfreeze()
-    return freeze_heap()
-
-
-def freeze_heap() -> int:
-    """Collect garbage once, then exempt every object alive now from later collections
-    (`gc.freeze`); the number of objects frozen.
-
-    Run by the server once the warm-ups have loaded the store's models and built their
-    explainers. A full collection walks every tracked object with the GIL held: with
-    TensorFlow, Keras, SHAP and the models loaded, ~800k objects and 0.4-0.7 s in which
-    no session's script ran, a few times a minute under load (measured in the server of
-    bench/dashboard_load.py). Frozen, those long-lived objects are skipped and a
-    collection walks only what was made since. The price: a cycle among objects frozen
-    here is never freed while frozen, so deleting a version (`forget_version`) thaws,
-    collects and freezes again; a warmed model evicted from the model cache (over 24
-    loaded) stays in memory.
-
-    Example:
-        >>> import gc
-        >>> freeze_heap() > 0 and gc.get_freeze_count() > 0
-        True
-        >>> gc.unfreeze()
-    """
-    import gc
-
-    start = time.perf_counter()
-    gc.collect()
-    gc.freeze()
-    frozen = gc.get_freeze_count()
-    log.info("froze %d objects in %.2f s (gc.freeze)", frozen, time.perf_counter() - start)
-    return frozen
-
-
 def _after_warmup(root: str, ref: str) -> None:
     """Before explaining `ref`: never build its explainer twice at once.
 
@@ -431,7 +388,7 @@ def explanation(
         if row is not None:
             return row
     _after_warmup(root, ref)  # before taking a slot: waiting for a warm-up holds none
-    with _slots().hold():  # only a real computation (not a cache hit) takes a slot
+    with explanation_slots().hold():  # only a real computation (not a cache hit) takes a slot
         return _explain(m, _x, _y)
 
 
@@ -443,7 +400,7 @@ def _fidelity(
 
     if not randomization:  # additivity only: a few array operations, no slot
         return explain.fidelity(load(root, ref), _e, randomization=False)
-    with _slots().hold():  # the sanity check explains a randomized copy: a real job
+    with explanation_slots().hold():  # the sanity check explains a randomized copy: a real job
         return explain.fidelity(load(root, ref), _e, randomization=True)
 
 
@@ -513,77 +470,12 @@ def explanation_png(root: str, ref: str, sample: str, view: str, _shown: Any) ->
     return png(explain.plots.for_explanation(_shown, index=0, label=label))
 
 
-def explanation_views(input_kind: str) -> list[str]:
-    """The figures of an explanation of inputs of `input_kind`, in the order the Explain
-    page offers them: the kind's own view (`explain.plots.for_explanation`) first, then a
-    waterfall, which works for every kind.
-
-    Example:
-        >>> explanation_views("sequence"), explanation_views("tabular")
-        (['heatmap', 'waterfall'], ['waterfall'])
-    """
-    own = {"image": "overlay", "sequence": "heatmap"}.get(input_kind)
-    return [own, "waterfall"] if own else ["waterfall"]
-
-
-def _prefetch(
-    root: str, ref: str, sample: str, x: np.ndarray, y: Any, view: str | None, queued: float
-) -> bool:
-    import explain
-
-    if time.monotonic() - queued > PREFETCH_MAX_AGE_S:
-        return False  # the visitor has clicked (or left) long since: not worth it now
-    slots = _slots()
-    if slots.running >= slots.limit - 1:
-        return False  # a slot stays free for a click: a prefetch never makes one wait
-    try:
-        e = explanation(root, ref, sample, x, y)
-        _fidelity(root, ref, sample, False, e)
-        shown = explain.plots.in_units(e, load(root, ref).dataset())
-        views = explanation_views(explain.info(e).input_kind)
-        explanation_png(root, ref, sample, view if view in views else views[0], shown)
-    except limits.ServerBusy:
-        return False  # every slot is taken: clicks need them more; the click computes it
-    except Exception:  # an optimization: the click computes it again and shows any error
-        log.warning("prefetching the explanation of %s %s failed", ref, sample, exc_info=True)
-        return False
-    return True
-
-
-def prefetch(
-    root: str, ref: str, sample: str, x: np.ndarray, y: Any = None, view: str | None = None
-) -> Future[bool]:
-    """Start explaining one input, with its additivity and its figure (`view`, when it
-    is one of `explanation_views`, else the first), in the background; its future (True
-    once all three are cached).
-
-    The Explain page calls it when a visitor picks a test sample, so that the Explain
-    click finds the figure drawn, or being drawn: a click on an input still being
-    prefetched waits for that computation (Streamlit's per-key cache lock) rather than
-    starting a second one. Under load the click's server part (explanation, then the
-    figure) took 1-4 s of the 2 s goal, in the seconds a visitor spends between picking
-    the sample and pressing the button (bench/dashboard_load.py). One thread for the
-    whole server, so prefetching adds at most one computation at a time. It gives up
-    (False) when it would take the last free explanation slot (a click must never wait
-    behind it: with `max_explanations` 1 nothing is prefetched) or has waited in the
-    queue over `PREFETCH_MAX_AGE_S`; the page cancels a visitor's prefetch still queued
-    when the visitor picks another sample.
-
-    Example:
-        >>> x = load(store_root(), "mlp-cancer@1").dataset().x_test[3:4]
-        >>> prefetch(store_root(), "mlp-cancer@1", "test:3", x).result()
-        True
-    """
-    queued = time.monotonic()
-    return _warmups().prefetch_pool.submit(_prefetch, root, ref, sample, x, y, view, queued)
-
-
 @st.cache_resource(max_entries=16, show_spinner="Explaining the whole test split…")
 def _global_importance(root: str, ref: str) -> shap.Explanation:
     import explain
 
     m = load(root, ref)
-    with _slots().hold():  # a disk-cache hit is quick, but cannot be told apart here
+    with explanation_slots().hold():  # a disk-cache hit is quick, but cannot be told apart here
         return explain.global_importance(m)
 
 
@@ -599,8 +491,13 @@ def global_importance(root: str, ref: str) -> shap.Explanation:
     return with_slot(lambda: _global_importance(root, ref))
 
 
-def _slots() -> limits.ExplanationSlots:
-    """The server's explanation slots, with the configured cap."""
+def explanation_slots() -> limits.ExplanationSlots:
+    """The server's explanation slots, with the configured cap (`max_explanations`).
+
+    Example:
+        >>> explanation_slots().limit >= 1
+        True
+    """
     from dashboard import access
 
     config = limits.limits_from(os.environ, access.server_secrets())
@@ -623,7 +520,7 @@ def with_slot(compute: Callable[[], T]) -> T:
         return compute()
     except limits.ServerBusy:
         pass
-    slots = _slots()
+    slots = explanation_slots()
     start = time.monotonic()
     note = st.empty()
     try:
@@ -694,4 +591,4 @@ def forget_version(root: str, ref: str) -> None:
     import gc
 
     if gc.get_freeze_count():  # the deleted model may be frozen (`freeze_heap`): thaw it
-        _warmups().store_pool.submit(_refreeze)
+        _warmups().store_pool.submit(refreeze_heap)

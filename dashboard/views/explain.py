@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, inputs, model_data, ui
+from dashboard import charts, data, inputs, model_data, prefetch, ui
 from explain.units import tidy_inputs
 from zoo.errors import DataError
 from zoo.evaluation import time_step
@@ -22,7 +22,7 @@ from zoo.trained import validate_input
 
 INDEX_KEY = "explain_index"
 FILTER_KEY = "explain_filter"
-PREFETCH_KEY = "explain_prefetch"  # session state: this visitor's prefetch (data.prefetch)
+PREFETCH_KEY = "explain_prefetch"  # session state: this visitor's prefetch (dashboard.prefetch)
 VIEW_KEY = "explain_view"
 PICKED_KEY = "explain_picked"  # session state: the visitor picked a test sample just now
 
@@ -359,8 +359,10 @@ def _show_explanation(root: str, ref: str, m: Any, sample: str, x: np.ndarray, y
         "against the model's own output; normalized by max(|f(x) − base|, 0.1 × the "
         "output's spread over the background)."
     )
-    # The kind's own view first (what data.prefetch draws); a waterfall works for every kind.
-    view = st.radio("View", data.explanation_views(meta.input_kind), horizontal=True, key=VIEW_KEY)
+    # The kind's own view first (what dashboard.prefetch draws); a waterfall works for every kind.
+    view = st.radio(
+        "View", prefetch.explanation_views(meta.input_kind), horizontal=True, key=VIEW_KEY
+    )
     with st.container(key="explain_figure"):  # what the browser tests and benches wait for
         st.image(data.explanation_png(root, ref, sample, view, shown), width="content")
 
@@ -443,14 +445,14 @@ def body() -> None:
 
 def _prefetch(root: str, ref: str, sample: str, x: np.ndarray, y: Any) -> None:
     # A visitor who picks a sample usually explains it next: the explanation and its
-    # figure are computed meanwhile (data.prefetch). Only for a pick (the box's
+    # figure are computed meanwhile (dashboard.prefetch). Only for a pick (the box's
     # on_change), not for the sample a new model or filter starts on.
     earlier = st.session_state.get(PREFETCH_KEY)
     if earlier is not None:
         earlier.cancel()  # still queued: that sample was passed over
     if st.session_state.get("explained") != (ref, sample):
         view = st.session_state.get(VIEW_KEY)  # the visitor's view, when chosen before
-        st.session_state[PREFETCH_KEY] = data.prefetch(root, ref, sample, x, y, view)
+        st.session_state[PREFETCH_KEY] = prefetch.prefetch(root, ref, sample, x, y, view)
 
 
 @st.fragment

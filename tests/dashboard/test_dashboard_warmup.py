@@ -179,11 +179,11 @@ def test_background_pool_returns_results_and_errors():
 def test_freeze_heap_exempts_the_objects_alive_now_from_collections():
     import gc
 
-    from dashboard import data
+    from dashboard import background
 
     kept = [object() for _ in range(10)]  # alive now: frozen with the rest
     try:
-        assert data.freeze_heap() >= gc.get_freeze_count() > 0
+        assert background.freeze_heap() >= gc.get_freeze_count() > 0
         # A collection walks only what is made after the freeze.
         tracked_after = len(gc.get_objects())
         assert tracked_after < gc.get_freeze_count()
@@ -196,15 +196,15 @@ def test_freeze_heap_exempts_the_objects_alive_now_from_collections():
 def test_a_prefetch_never_takes_the_last_free_slot_nor_runs_stale(monkeypatch, tiny_store):
     import time
 
-    from dashboard import data, limits
+    from dashboard import data, limits, prefetch
 
     root, ref = str(tiny_store), "mlp-cancer@1"
     x = data.load(root, ref).dataset().x_test[4:5]
     # One slot on this server: a prefetch would make a click wait behind it.
     monkeypatch.setenv(limits.MAX_EXPLANATIONS_ENV, "1")
-    assert data.prefetch(root, ref, "test:4", x).result(timeout=120) is False
+    assert prefetch.prefetch(root, ref, "test:4", x).result(timeout=120) is False
     monkeypatch.delenv(limits.MAX_EXPLANATIONS_ENV)
     # Queued for longer than PREFETCH_MAX_AGE_S: the click it was for has come and gone.
-    old = time.monotonic() - data.PREFETCH_MAX_AGE_S - 1
-    assert data._prefetch(root, ref, "test:4", x, None, None, old) is False
-    assert data.prefetch(root, ref, "test:4", x).result(timeout=120) is True
+    old = time.monotonic() - prefetch.PREFETCH_MAX_AGE_S - 1
+    assert prefetch._prefetch(root, ref, "test:4", x, None, None, old) is False
+    assert prefetch.prefetch(root, ref, "test:4", x).result(timeout=120) is True
